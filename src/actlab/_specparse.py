@@ -1,0 +1,54 @@
+"""Safe parsing of activation spec strings such as ``"slaf(degree=4, init='gelu')"``.
+
+Only a name, optionally called with keyword (or positional) *literal* arguments, is accepted:
+numbers, strings, booleans, ``None`` and tuples/lists of those. Nothing is evaluated.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+__all__ = ["parse_spec"]
+
+
+def _literal(node: ast.AST, text: str) -> Any:
+    try:
+        value = ast.literal_eval(node)
+    except ValueError:
+        raise ValueError(
+            f"spec {text!r}: argument {ast.unparse(node)!r} is not a literal "
+            "(numbers, strings, booleans, None, tuples)"
+        ) from None
+    if isinstance(value, (dict, set, bytes, complex)):
+        raise ValueError(f"spec {text!r}: argument {ast.unparse(node)!r} has unsupported type {type(value).__name__}")
+    return value
+
+
+def parse_spec(text: str) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+    """Split a spec string into ``(name, args, kwargs)``.
+
+    Examples:
+        >>> parse_spec("relu")
+        ('relu', (), {})
+        >>> parse_spec("noisy_hard_tanh(c=0.5, learn_p=True)")
+        ('noisy_hard_tanh', (), {'c': 0.5, 'learn_p': True})
+        >>> parse_spec("quantize(range=(-1, 1))")
+        ('quantize', (), {'range': (-1, 1)})
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"spec must be a non-empty string, got {text!r}")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise ValueError(f"spec {text!r} is not of the form name or name(key=value, ...): {exc.msg}") from None
+    body = tree.body
+    if isinstance(body, ast.Name):
+        return body.id, (), {}
+    if isinstance(body, ast.Call) and isinstance(body.func, ast.Name):
+        if any(isinstance(a, ast.Starred) for a in body.args) or any(k.arg is None for k in body.keywords):
+            raise ValueError(f"spec {text!r}: *args/**kwargs are not allowed")
+        args = tuple(_literal(a, text) for a in body.args)
+        kwargs = {k.arg: _literal(k.value, text) for k in body.keywords}
+        return body.func.id, args, kwargs
+    raise ValueError(f"spec {text!r} is not of the form name or name(key=value, ...)")

@@ -1,0 +1,1 @@
+"""Benchmarks (printed and recorded, never pass/fail)."""

@@ -1,0 +1,1 @@
+"""The `actlab` command line: a thin layer that parses, calls the library and formats."""

@@ -1,0 +1,150 @@
+"""`actlab` commands. Each one calls an importable library function that returns data."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    name="actlab",
+    help="The nonlinear parts of neural networks: list, plot, benchmark and study activations.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+@app.command("list")
+def list_cmd(
+    pattern: Annotated[Optional[str], typer.Argument(help="glob over names, e.g. 'noisy_*'")] = None,
+    family: Annotated[Optional[str], typer.Option(help="only this family")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print only JSON")] = False,
+) -> None:
+    """List registered activations: name, family, learnable?, stochastic?, paper."""
+    from actlab.registry import get_spec, list_activations
+
+    try:
+        names = list_activations(pattern, family=family)
+    except ValueError as exc:
+        raise _fail(exc) from None
+    rows = [get_spec(n) for n in names]
+    if as_json:
+        records = [
+            {"name": s.name, "family": s.family, "learnable": s.learnable, "stochastic": s.stochastic,
+             "aliases": list(s.aliases), "description": s.description, "paper": s.paper}
+            for s in rows
+        ]
+        typer.echo(json.dumps(records, indent=2))
+        return
+    table = Table(title=f"{len(rows)} activations", header_style="bold")
+    for col in ("name", "family", "learnable", "stochastic", "description", "paper"):
+        table.add_column(col, overflow="fold")
+    for s in rows:
+        table.add_row(s.name, s.family, "yes" if s.learnable else "", "yes" if s.stochastic else "",
+                      s.description, s.paper)
+    console.print(table)
+
+
+@app.command("plot")
+def plot_cmd(
+    names: Annotated[list[str], typer.Argument(help="names or spec strings, e.g. \"terelu(mu=2.0)\"")],
+    out: Annotated[Path, typer.Option(help="PNG file to write")] = Path("activations.png"),
+    xmin: float = -5.0,
+    xmax: float = 5.0,
+) -> None:
+    """Draw activations and their derivatives on one figure (stochastic: eval curve + noise band)."""
+    from actlab.plotting import plot_activations
+
+    try:
+        path = plot_activations(names, out, xlim=(xmin, xmax))
+    except (ValueError, TypeError) as exc:
+        raise _fail(exc) from None
+    console.print(f"wrote {path}")
+
+
+def _fmt_ratio(r: float) -> str:
+    return "-" if math.isnan(r) else f"{r:.2f}x"
+
+
+@app.command("bench-ops")
+def bench_ops_cmd(
+    names: Annotated[list[str], typer.Argument(help="names or spec strings")],
+    numel: Annotated[int, typer.Option(help="elements per input")] = 1 << 24,
+    dtype: Annotated[str, typer.Option(help="float32, float64 or bfloat16")] = "float32",
+    compile: Annotated[bool, typer.Option("--compile", help="torch.compile(fullgraph=True) each module")] = False,
+    min_run_time: Annotated[float, typer.Option(help="seconds of repeats per median")] = 1.0,
+    as_json: Annotated[bool, typer.Option("--json", help="print only JSON")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="print a Markdown table")] = False,
+) -> None:
+    """Median forward and forward+backward time, GB/s and saved bytes, as ratios to torch.relu."""
+    import torch
+
+    from actlab.bench.ops import bench_ops, malloc_tuned
+
+    if not (as_json or malloc_tuned()):
+        err_console.print("[yellow]note:[/] MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ unset: "
+                          "timings include page faults (see docs/BENCHMARKS.md)")
+    try:
+        if as_json:
+            results = bench_ops(names, numel=numel, dtype=dtype, compiled=compile, min_run_time=min_run_time)
+        else:
+            with console.status("benchmarking") as status:
+                results = bench_ops(names, numel=numel, dtype=dtype, compiled=compile,
+                                    min_run_time=min_run_time,
+                                    progress=lambda s: status.update(f"benchmarking {s}"))
+    except (ValueError, TypeError) as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(json.dumps([r.to_dict() for r in results], indent=2))
+        return
+    cols = ("activation", "fwd ms", "fwd/relu", "fwd+bwd ms", "fwd+bwd/relu", "fwd+bwd GB/s", "saved MiB", "saved/relu")
+    rows = [
+        (r.name, f"{r.forward_ms:.2f}", _fmt_ratio(r.forward_ratio), f"{r.fwd_bwd_ms:.2f}",
+         _fmt_ratio(r.fwd_bwd_ratio), f"{r.fwd_bwd_gbps:.1f}", f"{r.saved_bytes / 2**20:.1f}",
+         _fmt_ratio(r.saved_ratio))
+        for r in results
+    ]
+    header = (f"numel={numel}, dtype={dtype}, compile={compile}, threads={torch.get_num_threads()}, "
+              f"torch {torch.__version__}")
+    if markdown:
+        typer.echo(header + "\n")
+        typer.echo("| " + " | ".join(cols) + " |")
+        typer.echo("|" + "---|" * len(cols))
+        for row in rows:
+            typer.echo("| " + " | ".join(row) + " |")
+        return
+    table = Table(title=header, header_style="bold")
+    for col in cols:
+        table.add_column(col, justify="left" if col == "activation" else "right")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+@app.command("demo")
+def demo_cmd(
+    out_dir: Annotated[Path, typer.Option(help="where the report goes")] = Path("reports/demo"),
+) -> None:
+    """The main job of `make demo`: list the registry and plot a few activations."""
+    from actlab.plotting import plot_activations
+
+    list_cmd(pattern=None, family=None, as_json=False)
+    path = plot_activations(["relu", "gelu", "hardtanh", "terelu", "terelu(mu=2.0)"], out_dir / "activations.png")
+    console.print(f"[bold green]demo done:[/] wrote {path}")
+
+
+def main() -> None:
+    app()

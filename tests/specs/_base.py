@@ -1,0 +1,72 @@
+"""The test spec that drives the generic tests of every registered activation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+import actlab
+
+
+@dataclass(frozen=True)
+class ActTestSpec:
+    """How to test one registry entry.
+
+    Attributes:
+        name: the registered name.
+        reference: float64 reference of ``create(name, **kwargs)`` in eval mode, written
+            independently of the implementation (from the paper's formula).
+        kwargs: constructor arguments used throughout the generic tests.
+        domain: interval the test inputs are drawn from.
+        kinks: points where the function is not differentiable; gradient checks stay 1e-3 away.
+        grad: ``"gradcheck"`` (finite differences, float64), ``"ste"`` (backward compared with
+            ``ste_grad``, for straight-through estimators) or ``"none"``.
+        ste_grad: for ``grad="ste"``: ``(x, module) -> d sum(f(x)) / dx`` that the backward must equal.
+        smooth: also run ``gradgradcheck``.
+        functional: ``(module, x) -> Tensor`` calling the functional form as the module does;
+            default ``entry.function(x, **kwargs)``.
+        errors: ``(kwargs, exception type, regex)`` triples that construction must raise.
+        compile_backend: backend for the ``torch.compile(fullgraph=True)`` test.
+        nonfinite: run the NaN/Inf propagation test against ``reference``.
+        atol: absolute tolerance of the reference test (float64).
+        bf16_atol: absolute tolerance of bfloat16 against float32, relative to the output scale.
+    """
+
+    name: str
+    reference: Callable[[Tensor], Tensor]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    domain: tuple[float, float] = (-4.0, 4.0)
+    kinks: tuple[float, ...] = ()
+    grad: Literal["gradcheck", "ste", "none"] = "gradcheck"
+    ste_grad: Callable[[Tensor, nn.Module], Tensor] | None = None
+    smooth: bool = True
+    functional: Callable[[nn.Module, Tensor], Tensor] | None = None
+    errors: tuple[tuple[dict[str, Any], type[Exception], str], ...] = ()
+    compile_backend: str = "inductor"
+    nonfinite: bool = True
+    atol: float = 1e-10
+    bf16_atol: float = 0.05
+
+    def build(self, **overrides: Any) -> nn.Module:
+        return actlab.create(self.name, **{**self.kwargs, **overrides})
+
+    def call_functional(self, module: nn.Module, x: Tensor) -> Tensor:
+        if self.functional is not None:
+            return self.functional(module, x)
+        return actlab.get_spec(self.name).function(x, **self.kwargs)
+
+    def sample(self, shape: tuple[int, ...], dtype: torch.dtype = torch.float64, *, gen: torch.Generator) -> Tensor:
+        """Uniform draws on ``domain``, pushed at least 1e-3 away from every kink."""
+        lo, hi = self.domain
+        x = lo + (hi - lo) * torch.rand(shape, generator=gen, dtype=torch.float64)
+        for k in self.kinks:
+            near = (x - k).abs() < 1e-3
+            x = torch.where(near, x + torch.where(x >= k, 2e-3, -2e-3), x)
+        return x.to(dtype)
+
+    def grid(self, n: int = 257) -> Tensor:
+        return torch.linspace(*self.domain, n, dtype=torch.float64)
