@@ -1,0 +1,85 @@
+"""Offline data sets as tensors: MNIST-1D (generated locally) and scikit-learn's bundled sets.
+
+Nothing here touches the network: MNIST-1D is generated from its built-in templates with
+``mnist1d.data.make_dataset`` (deterministic; equal to the official split), the sklearn sets
+ship with the package.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from actlab._validation import check_choice
+
+__all__ = ["DATASETS", "Dataset", "load_dataset"]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A classification split as float32/int64 tensors, features standardised on the train set.
+
+    Attributes:
+        name: data set name.
+        x_train, y_train, x_test, y_test: tensors; ``x`` is ``(N, *input_shape)``.
+        num_classes: number of classes.
+    """
+
+    name: str
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    num_classes: int
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+
+def _standardise(x_train: np.ndarray, x_test: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    mean, std = x_train.mean(), x_train.std() + 1e-8
+    return (torch.as_tensor((x_train - mean) / std, dtype=torch.float32),
+            torch.as_tensor((x_test - mean) / std, dtype=torch.float32))
+
+
+def _mnist1d() -> Dataset:
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    raw = make_dataset(get_dataset_args())  # never get_dataset(download=True): it hits the network
+    x_tr, x_te = _standardise(raw["x"], raw["x_test"])
+    return Dataset("mnist1d", x_tr, torch.as_tensor(raw["y"], dtype=torch.int64),
+                   x_te, torch.as_tensor(raw["y_test"], dtype=torch.int64), 10)
+
+
+def _sklearn(name: str) -> Dataset:
+    from sklearn import datasets
+    from sklearn.model_selection import train_test_split
+
+    loader = {"digits": datasets.load_digits, "breast_cancer": datasets.load_breast_cancer,
+              "iris": datasets.load_iris, "wine": datasets.load_wine}[name]
+    bunch = loader()
+    x_tr, x_te, y_tr, y_te = train_test_split(bunch.data.astype(np.float64), bunch.target, test_size=0.25,
+                                              random_state=0, stratify=bunch.target)
+    x_tr_t, x_te_t = _standardise(x_tr, x_te)
+    return Dataset(name, x_tr_t, torch.as_tensor(y_tr, dtype=torch.int64), x_te_t,
+                   torch.as_tensor(y_te, dtype=torch.int64), int(bunch.target.max()) + 1)
+
+
+DATASETS = ("mnist1d", "digits", "breast_cancer", "iris", "wine")
+
+
+@functools.cache
+def load_dataset(name: str) -> Dataset:
+    """Load a bundled data set by name (cached per process).
+
+    Args:
+        name: one of ``mnist1d`` (4000/1000 samples of 40 features, 10 classes), ``digits``
+            (1797 8x8 images flattened to 64, 10 classes; stratified 75/25 split, seed 0),
+            ``breast_cancer``, ``iris``, ``wine``.
+    """
+    check_choice("load_dataset", "name", name, DATASETS)
+    return _mnist1d() if name == "mnist1d" else _sklearn(name)
