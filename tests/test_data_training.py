@@ -37,5 +37,5 @@ def test_training_learns_and_is_seeded():
     a = train_classifier(_mlp(), d, epochs=5, seed=3)
     torch.manual_seed(1)
     b = train_classifier(_mlp(), d, epochs=5, seed=3)
-    assert a.final_acc > 0.85
+    assert a.final_acc > 0.7  # chance is 0.1
     assert [h["test_loss"] for h in a.history] == [h["test_loss"] for h in b.history]
