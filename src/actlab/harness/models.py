@@ -1,0 +1,189 @@
+"""Small benchmark models with an activation spec at every nonlinearity.
+
+Each site gets its own module from `actlab.create`, so learnable activations learn per layer and
+stochastic ones draw independent noise. Models take ``(B, *input_shape)`` and reshape as they
+need (a 1-D CNN sees a length-40 signal as one channel, an RNN sees it as 40 steps of 1 feature).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from actlab._validation import check_choice, fail
+from actlab.registry import create
+
+__all__ = ["MODELS", "MLP", "CNN1d", "CNN2d", "RecurrentNet", "ResNet", "activation_sites", "build_model"]
+
+ActSpec = str | Callable[[], nn.Module] | None
+
+
+def _act(spec: ActSpec) -> nn.Module:
+    return spec() if callable(spec) and not isinstance(spec, (str, type)) else create(spec)
+
+
+class MLP(nn.Module):
+    """Flatten, then ``Linear -> act`` per hidden layer, then a linear head."""
+
+    def __init__(self, in_features: int, num_outputs: int, act: ActSpec = "relu", *,
+                 hidden: Sequence[int] = (128, 128)) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = in_features
+        for h in hidden:
+            layers += [nn.Linear(width, h), _act(act)]
+            width = h
+        layers.append(nn.Linear(width, num_outputs))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor, /) -> torch.Tensor:
+        return self.net(x)
+
+
+def _conv_stack(dim: int, in_ch: int, channels: Sequence[int], act: ActSpec, norm: bool) -> list[nn.Module]:
+    conv, bn, pool = ((nn.Conv1d, nn.BatchNorm1d, nn.MaxPool1d) if dim == 1
+                      else (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d))
+    layers: list[nn.Module] = []
+    for i, ch in enumerate(channels):
+        layers += [conv(in_ch, ch, 3, padding=1), *([bn(ch)] if norm else []), _act(act)]
+        if i < len(channels) - 1:
+            layers.append(pool(2))
+        in_ch = ch
+    return layers
+
+
+class _CNN(nn.Module):
+    dim = 1
+
+    def __init__(self, in_shape: Sequence[int], num_outputs: int, act: ActSpec = "relu", *,
+                 channels: Sequence[int] = (32, 64), norm: bool = False) -> None:
+        super().__init__()
+        self.in_shape = tuple(in_shape)
+        in_ch = 1 if len(self.in_shape) == self.dim else self.in_shape[0]
+        pool = nn.AdaptiveAvgPool1d(1) if self.dim == 1 else nn.AdaptiveAvgPool2d(1)
+        self.features = nn.Sequential(*_conv_stack(self.dim, in_ch, channels, act, norm), pool, nn.Flatten())
+        self.head = nn.Linear(channels[-1], num_outputs)
+
+    def forward(self, x: torch.Tensor, /) -> torch.Tensor:
+        if x.dim() == self.dim + 1:  # no channel axis: one channel
+            x = x.unsqueeze(1)
+        return self.head(self.features(x))
+
+
+class CNN1d(_CNN):
+    """Conv1d stack (3-wide kernels, max-pool between blocks, optional BatchNorm), average pool, head."""
+
+    dim = 1
+
+
+class CNN2d(_CNN):
+    """Conv2d stack (3x3 kernels, max-pool between blocks, optional BatchNorm), average pool, head."""
+
+    dim = 2
+
+
+class _Block(nn.Module):
+    def __init__(self, dim: int, ch: int, act: ActSpec, norm: bool) -> None:
+        super().__init__()
+        conv = nn.Conv1d if dim == 1 else nn.Conv2d
+        bn = (nn.BatchNorm1d if dim == 1 else nn.BatchNorm2d) if norm else (lambda c: nn.Identity())
+        self.body = nn.Sequential(conv(ch, ch, 3, padding=1), bn(ch), _act(act), conv(ch, ch, 3, padding=1), bn(ch))
+        self.out_act = _act(act)
+
+    def forward(self, x: torch.Tensor, /) -> torch.Tensor:
+        return self.out_act(x + self.body(x))
+
+
+class ResNet(nn.Module):
+    """A small residual net (stem conv, ``blocks`` basic blocks, average pool, head), 1-D or 2-D."""
+
+    def __init__(self, in_shape: Sequence[int], num_outputs: int, act: ActSpec = "relu", *,
+                 width: int = 32, blocks: int = 2, dim: int | None = None, norm: bool = True) -> None:
+        super().__init__()
+        self.in_shape = tuple(in_shape)
+        self.dim = dim if dim is not None else (1 if len(self.in_shape) == 1 else 2)
+        in_ch = 1 if len(self.in_shape) == self.dim else self.in_shape[0]
+        conv = nn.Conv1d if self.dim == 1 else nn.Conv2d
+        pool = nn.AdaptiveAvgPool1d(1) if self.dim == 1 else nn.AdaptiveAvgPool2d(1)
+        self.net = nn.Sequential(conv(in_ch, width, 3, padding=1), _act(act),
+                                 *[_Block(self.dim, width, act, norm) for _ in range(blocks)], pool, nn.Flatten(),
+                                 nn.Linear(width, num_outputs))
+
+    def forward(self, x: torch.Tensor, /) -> torch.Tensor:
+        if x.dim() == self.dim + 1:
+            x = x.unsqueeze(1)
+        return self.net(x)
+
+
+class RecurrentNet(nn.Module):
+    """A recurrent encoder followed by ``Linear -> act -> Linear`` on its outputs.
+
+    Args:
+        rnn_cls: the recurrent layer, called as ``rnn_cls(input_size, hidden_size, **rnn_kwargs)``
+            and applied to time-major input ``(T, B, F)``, returning ``(outputs, state)`` like
+            `torch.nn.LSTM`. The hook is where noisy LSTM/GRU cells plug in; their own
+            ``gate_act``/``cell_act`` go in ``rnn_kwargs``.
+        out_steps: ``None`` to predict from the last step; ``k`` to predict at each of the last ``k``.
+    """
+
+    def __init__(self, in_shape: Sequence[int], num_outputs: int, act: ActSpec = "tanh", *, hidden: int = 64,
+                 rnn_cls: Callable[..., nn.Module] = nn.LSTM, rnn_kwargs: dict[str, Any] | None = None,
+                 out_steps: int | None = None) -> None:
+        super().__init__()
+        self.features = 1 if len(in_shape) == 1 else math.prod(in_shape[1:])
+        self.rnn = rnn_cls(self.features, hidden, **(rnn_kwargs or {}))
+        self.out_steps = out_steps
+        self.head = nn.Sequential(nn.Linear(hidden, hidden), _act(act), nn.Linear(hidden, num_outputs))
+
+    def forward(self, x: torch.Tensor, /) -> torch.Tensor:
+        seq = x.reshape(x.shape[0], x.shape[1], self.features).transpose(0, 1)  # (T, B, F)
+        out, _ = self.rnn(seq)
+        if self.out_steps is None:
+            return self.head(out[-1])
+        return self.head(out[-self.out_steps:]).transpose(0, 1)  # (B, k, C)
+
+
+MODELS = ("mlp", "cnn1d", "cnn2d", "resnet", "rnn")
+
+
+def build_model(name: str, task: Any, act: ActSpec = "relu", **kwargs: Any) -> nn.Module:
+    """Build ``name`` for ``task`` (a `Task`: input shape, outputs, output steps) with ``act`` everywhere.
+
+    Args:
+        name: one of `MODELS` (or ``None`` for the task's default).
+        task: the `actlab.harness.tasks.Task` the model is for.
+        act: an activation spec string, ``None`` (identity) or a zero-argument factory.
+        **kwargs: model options (``hidden``, ``channels``, ``norm``, ``width``, ``rnn_cls``, ...).
+
+    Raises:
+        ValueError: unknown model or a model that cannot read the task's inputs.
+    """
+    name = name or task.default_model
+    check_choice("build_model", "name", name, MODELS)
+    shape, out = task.input_shape, task.num_outputs
+    if task.out_steps is not None and name != "rnn":
+        fail("build_model", "name", f"'rnn' for the per-step task {task.name!r}", name)
+    if name == "cnn2d" and len(shape) not in (2, 3):
+        fail("build_model", "name", f"a model for inputs of shape {shape} (cnn2d needs (H, W) or (C, H, W))", name)
+    if name == "cnn1d" and len(shape) not in (1, 2):
+        fail("build_model", "name", f"a model for inputs of shape {shape} (cnn1d needs (L,) or (C, L))", name)
+    if name == "mlp":
+        return MLP(math.prod(shape), out, act, **kwargs)
+    if name == "cnn1d":
+        return CNN1d(shape, out, act, **kwargs)
+    if name == "cnn2d":
+        return CNN2d(shape, out, act, **kwargs)
+    if name == "resnet":
+        return ResNet(shape, out, act, **kwargs)
+    if name == "rnn":
+        return RecurrentNet(shape, out, act, out_steps=task.out_steps, **kwargs)
+    raise AssertionError(name)  # unreachable: check_choice covers MODELS
+
+
+def activation_sites(model: nn.Module, act_type: type[nn.Module]) -> list[tuple[str, nn.Module]]:
+    """Named submodules of type ``act_type``: where the activation under study sits."""
+    return [(n, m) for n, m in model.named_modules() if type(m) is act_type]
