@@ -1,5 +1,12 @@
 """Look inside networks: activation monitors, linear regions, and plots of a run folder."""
 
+from actlab.inspect.monitors import (
+    CSV_COLUMNS as CSV_COLUMNS,
+    LayerStats as LayerStats,
+    Monitor as Monitor,
+    default_saturation as default_saturation,
+    saturation_mask as saturation_mask,
+)
 from actlab.inspect.regions import (
     PlaneRegions as PlaneRegions,
     SegmentRegions as SegmentRegions,
@@ -10,10 +17,15 @@ from actlab.inspect.regions import (
 )
 
 __all__ = [
+    "CSV_COLUMNS",
+    "LayerStats",
+    "Monitor",
     "PlaneRegions",
     "SegmentRegions",
     "activation_patterns",
+    "default_saturation",
     "regions_in_ball",
     "regions_in_plane",
     "regions_on_segment",
+    "saturation_mask",
 ]
