@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from actlab.cli import inspect as inspect_cli
+
 app = typer.Typer(
     name="actlab",
     help="The nonlinear parts of neural networks: list, plot, benchmark and study activations.",
@@ -144,6 +146,9 @@ def demo_cmd(
     list_cmd(pattern=None, family=None, as_json=False)
     path = plot_activations(["relu", "gelu", "hardtanh", "terelu", "terelu(mu=2.0)"], out_dir / "activations.png")
     console.print(f"[bold green]demo done:[/] wrote {path}")
+
+
+inspect_cli.register(app)
 
 
 def main() -> None:
