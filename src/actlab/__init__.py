@@ -16,6 +16,7 @@ from actlab.registry import (
     list_families as list_families,
     register as register,
 )
+from actlab.swap import swap as swap
 
 __version__ = "0.1.0"
 
@@ -30,4 +31,5 @@ __all__ = [
     "list_families",
     "nn",
     "register",
+    "swap",
 ]
