@@ -69,8 +69,8 @@ def test_rerun_resumes_after_a_sigkill_and_matches_an_uninterrupted_run(tmp_path
     killed = tmp_path / "killed"
     # A child runs the same grid and SIGKILLs itself mid-epoch in the third cell: no cleanup runs.
     script = textwrap.dedent(f"""
-        import os, signal
-        import actlab.harness.compare as c
+        import importlib, os, signal
+        c = importlib.import_module("actlab.harness.compare")  # the module, not the re-exported function
         from actlab.harness.trainer import TrainConfig
         steps = [0]
         def kill(model):

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from actlab.cli import harness
 from actlab.cli import inspect as inspect_cli
 
 app = typer.Typer(
@@ -140,14 +141,13 @@ def bench_ops_cmd(
 def demo_cmd(
     out_dir: Annotated[Path, typer.Option(help="where the report goes")] = Path("reports/demo"),
 ) -> None:
-    """The main job of `make demo`: list the registry and plot a few activations."""
-    from actlab.plotting import plot_activations
+    """The main job of `make demo`: a quick `actlab compare` on MNIST-1D; prints the table and the report path."""
+    from actlab.cli.harness import run_demo
 
-    list_cmd(pattern=None, family=None, as_json=False)
-    path = plot_activations(["relu", "gelu", "hardtanh", "terelu", "terelu(mu=2.0)"], out_dir / "activations.png")
-    console.print(f"[bold green]demo done:[/] wrote {path}")
+    run_demo(out_dir)
 
 
+harness.register(app)
 inspect_cli.register(app)
 
 

@@ -1,2 +1,41 @@
 """The benchmark harness: offline tasks, models configured by activation spec, a resumable trainer,
-activation comparisons with reports, paper reproductions and distributed training cells."""
+activation comparisons with reports, paper reproductions and distributed training cells.
+
+Example:
+    >>> from actlab.harness import build_model, load_task
+    >>> task = load_task("digits")
+    >>> build_model("mlp", task, "gelu", hidden=(32,))(task.data.x_test[:4]).shape
+    torch.Size([4, 10])
+"""
+
+from actlab.harness.compare import (
+    CellSpec as CellSpec,
+    CompareResult as CompareResult,
+    compare as compare,
+    run_cell as run_cell,
+    split_specs as split_specs,
+)
+from actlab.harness.models import MODELS as MODELS, build_model as build_model
+from actlab.harness.reproduce import ReproduceResult as ReproduceResult, list_papers as list_papers
+from actlab.harness.reproduce import reproduce as reproduce
+from actlab.harness.tasks import TASKS as TASKS, Task as Task, load_task as load_task
+from actlab.harness.trainer import RunResult as RunResult, TrainConfig as TrainConfig, train as train
+
+__all__ = [
+    "MODELS",
+    "TASKS",
+    "CellSpec",
+    "CompareResult",
+    "ReproduceResult",
+    "RunResult",
+    "Task",
+    "TrainConfig",
+    "build_model",
+    "compare",
+    "list_papers",
+    "load_task",
+    "reproduce",
+    "run_cell",
+    "split_specs",
+    "train",
+]

@@ -1,0 +1,136 @@
+"""`actlab compare`, `actlab reproduce` and the body of `actlab demo`: thin layers over actlab.harness."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+    return typer.Exit(code=2)
+
+
+def _print_summary(result: Any, title: str) -> None:
+    table = Table(title=title, header_style="bold")
+    for col in ("activation", "family", "test acc", "test loss", "Δ acc", "p (paired)", "s/epoch"):
+        table.add_column(col, justify="left" if col in ("activation", "family") else "right",
+                         no_wrap=col == "activation")
+    for r in result.summary:
+        p = "-" if r["p_vs_first"] is None else f"{r['p_vs_first']:.3f}"
+        table.add_row(r["act"], r["family"] + (" (learned)" if r["learnable"] else ""),
+                      f"{r['test_acc_mean']:.4f} ± {r['test_acc_std']:.4f}",
+                      f"{r['test_loss_mean']:.4f} ± {r['test_loss_std']:.4f}",
+                      f"{r['delta_acc_vs_first']:+.4f}", p, f"{r['sec_per_epoch']:.3f}")
+    console.print(table)
+    console.print(f"report: [bold]{result.report}[/]", highlight=False)
+
+
+def run_compare(**kwargs: Any) -> Any:
+    """Call `actlab.harness.compare` and turn its validation errors into CLI errors."""
+    from actlab.harness import compare
+
+    try:
+        return compare(**kwargs)
+    except (ValueError, TypeError) as exc:
+        raise _fail(exc) from None
+
+
+def demo_acts() -> list[str]:
+    """relu, gelu, terelu, plus a noisy and a learnable activation when their families are registered."""
+    from actlab.harness.compare import registered_learnable_and_noisy
+
+    learnable, noisy = registered_learnable_and_noisy()
+    return ["relu", "gelu", "terelu", *[a for a in (noisy, learnable) if a is not None]]
+
+
+def register(app: typer.Typer) -> None:
+    """Add `compare` and `reproduce` to ``app``."""
+
+    @app.command("compare")
+    def compare_cmd(
+        acts: Annotated[str, typer.Option(help="activation specs, comma-separated (commas inside (...) are fine); "
+                                               "the first is the baseline")] = "relu,gelu",
+        task: Annotated[str, typer.Option(help="mnist1d, digits, adding, copy, npz, folder")] = "mnist1d",
+        data: Annotated[Optional[Path], typer.Option(help="the .npz file or image folder (tasks npz, folder)")] = None,
+        model: Annotated[Optional[str], typer.Option(help="mlp, cnn1d, cnn2d, resnet, rnn (default: the task's)")] = None,
+        seeds: Annotated[int, typer.Option(help="seeds 0..N-1 per activation")] = 3,
+        epochs: int = 10,
+        batch_size: Annotated[int, typer.Option(help="global batch size")] = 128,
+        lr: float = 1e-3,
+        optim: Annotated[str, typer.Option(help="sgd, adam, adamw, or e.g. 'sgd+gaf(alpha=0.3,beta=4.5)'")] = "adam",
+        schedule: Annotated[str, typer.Option(help="none, cosine, step")] = "none",
+        patience: Annotated[Optional[int], typer.Option(help="early stop after N epochs without a lower test loss")] = None,
+        max_train: Annotated[Optional[int], typer.Option(help="use only the first N training samples")] = None,
+        out: Annotated[Path, typer.Option(help="run folder; rerunning into it resumes")] = Path("runs/compare"),
+        jobs: Annotated[int, typer.Option(help="cells in parallel processes")] = 1,
+        nproc: Annotated[int, typer.Option(help="DistributedDataParallel processes per cell (torchrun)")] = 1,
+        tensorboard: Annotated[bool, typer.Option("--tensorboard", help="also log to <out>/tensorboard")] = False,
+        as_json: Annotated[bool, typer.Option("--json", help="print only the summary as JSON")] = False,
+    ) -> None:
+        """Train a task once per activation and seed; write tables, plots and a report (resumable)."""
+        from actlab.harness import TrainConfig
+
+        try:
+            config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, optim=optim, schedule=schedule,
+                                 patience=patience)
+        except (ValueError, TypeError) as exc:
+            raise _fail(exc) from None
+        result = run_compare(task=task, acts=acts, out_dir=out, seeds=seeds, model=model, config=config, path=data,
+                             max_train=max_train, jobs=jobs, nproc=nproc, tensorboard=tensorboard,
+                             progress=not as_json)
+        if as_json:
+            typer.echo(json.dumps({"report": str(result.report), "summary": result.summary}, indent=2))
+            return
+        _print_summary(result, f"{task}: {len(result.summary)} activations x {seeds} seeds, {epochs} epochs")
+
+    @app.command("reproduce")
+    def reproduce_cmd(
+        paper: Annotated[Optional[str], typer.Argument(help="experiment name (see --list)")] = None,
+        list_: Annotated[bool, typer.Option("--list", help="list the registered paper experiments")] = False,
+        full: Annotated[bool, typer.Option("--full", help="the paper-scale run (slow); default: a quick one")] = False,
+        seeds: int = 3,
+        out: Annotated[Optional[Path], typer.Option(help="run folder (default runs/reproduce/<paper>)")] = None,
+    ) -> None:
+        """Run a paper's experiment from the experiment registry and print where its report is."""
+        from actlab.harness.reproduce import list_papers, reproduce
+
+        if list_ or paper is None:
+            papers = list_papers()
+            if not papers:
+                console.print("no paper experiments are registered yet")
+                return
+            table = Table(title="paper experiments", header_style="bold")
+            for col in ("name", "paper", "claim"):
+                table.add_column(col, overflow="fold")
+            for p in papers:
+                table.add_row(p.name, p.paper, p.claim)
+            console.print(table)
+            return
+        try:
+            result = reproduce(paper, out_dir=out, full=full, seeds=seeds)
+        except (ValueError, TypeError) as exc:
+            raise _fail(exc) from None
+        console.print(f"[bold green]{result.name} done:[/] report {result.report}", highlight=False)
+
+
+def run_demo(out_dir: Path) -> None:
+    """`make demo`: a quick MNIST-1D comparison of relu, gelu, terelu and, when registered, a noisy
+    and a learnable activation; prints the table and where the report is."""
+    from actlab.harness import TrainConfig
+
+    acts = demo_acts()
+    console.print(f"demo: comparing {', '.join(acts)} on MNIST-1D (MLP, 3 seeds, 20 epochs)", highlight=False)
+    result = run_compare(task="mnist1d", acts=acts, out_dir=out_dir, seeds=3, model="mlp",
+                         config=TrainConfig(epochs=20, batch_size=128, lr=3e-3, schedule="cosine"), progress=True)
+    _print_summary(result, "MNIST-1D, MLP: final test metrics over 3 seeds")
+    console.print(f"[bold green]demo done:[/] report {result.report}, plots and tables in {out_dir}/",
+                  highlight=False)
