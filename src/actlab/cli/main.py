@@ -13,6 +13,7 @@ from rich.table import Table
 
 from actlab.cli import harness
 from actlab.cli import inspect as inspect_cli
+from actlab.cli import gaf as gaf_cli
 
 app = typer.Typer(
     name="actlab",
@@ -149,6 +150,7 @@ def demo_cmd(
 
 harness.register(app)
 inspect_cli.register(app)
+gaf_cli.register(app)
 
 
 def main() -> None:
