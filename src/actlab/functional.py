@@ -3,9 +3,17 @@
 from actlab.activations.classic import terelu as terelu
 from actlab.activations.quantized import binary as binary
 from actlab.activations.quantized import quantize as quantize
+from actlab.activations.noisy import noisy_hard_sigmoid as noisy_hard_sigmoid
+from actlab.activations.noisy import noisy_hard_tanh as noisy_hard_tanh
+from actlab.activations.noisy_input import noisy_input_hard_sigmoid as noisy_input_hard_sigmoid
+from actlab.activations.noisy_input import noisy_input_hard_tanh as noisy_input_hard_tanh
 
 __all__ = [
     "binary",
+    "noisy_hard_sigmoid",
+    "noisy_hard_tanh",
+    "noisy_input_hard_sigmoid",
+    "noisy_input_hard_tanh",
     "quantize",
     "terelu",
 ]

@@ -3,9 +3,17 @@
 from actlab.activations.classic import TERELU as TERELU
 from actlab.activations.quantized import Binary as Binary
 from actlab.activations.quantized import Quantize as Quantize
+from actlab.activations.noisy import NoisyHardSigmoid as NoisyHardSigmoid
+from actlab.activations.noisy import NoisyHardTanh as NoisyHardTanh
+from actlab.activations.noisy_input import NoisyInputHardSigmoid as NoisyInputHardSigmoid
+from actlab.activations.noisy_input import NoisyInputHardTanh as NoisyInputHardTanh
 
 __all__ = [
     "Binary",
+    "NoisyHardSigmoid",
+    "NoisyHardTanh",
+    "NoisyInputHardSigmoid",
+    "NoisyInputHardTanh",
     "Quantize",
     "TERELU",
 ]

@@ -1,0 +1,73 @@
+"""Noisy family (Gulcehre et al., 2016): eval-mode references, from the paper's equations.
+
+In eval mode the noise is replaced by its expectation (0 for Gaussian noise), so NAN is
+``alpha h(x) + (1 - alpha) u(x)`` and NANI is ``h(x)``. Training-mode behaviour is tested in
+tests/test_noisy.py.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from actlab._channels import channel_view
+from actlab.functional import noisy_hard_sigmoid, noisy_hard_tanh, noisy_input_hard_sigmoid, noisy_input_hard_tanh
+from specs._base import ActTestSpec
+
+
+def _np(f):
+    def ref(x: torch.Tensor) -> torch.Tensor:
+        with np.errstate(invalid="ignore", over="ignore"):
+            return torch.from_numpy(np.asarray(f(x.numpy())))
+
+    return ref
+
+
+def _nan_ref(k, b, lo, hi, alpha):
+    # alpha * h(x) + (1 - alpha) * u(x), with u the first-order Taylor expansion at 0.
+    return _np(lambda v: alpha * np.clip(k * v + b, lo, hi) + (1 - alpha) * (k * v + b))
+
+
+def _nani_ref(k, b, lo, hi):
+    return _np(lambda v: np.clip(k * v + b, lo, hi))
+
+
+def _nan_functional(fn):
+    return lambda m, x: fn(x, training=False, alpha=m.alpha, c=m.c * m.noise_scale, p=channel_view(m.p, x),
+                           half_normal=m.half_normal)
+
+
+def _nani_functional(fn):
+    return lambda m, x: fn(x, training=False, c=m.c * m.noise_scale, p=channel_view(m.p, x),
+                           half_normal=m.half_normal)
+
+
+def _errors(owner: str, nan: bool):
+    errs = [
+        ({"c": 0.0}, ValueError, rf"{owner}: `c` must be > 0, got 0.0"),
+        ({"c": -1}, ValueError, rf"{owner}: `c` must be > 0, got -1"),
+        ({"c": math.inf}, ValueError, rf"{owner}: `c` must be finite, got inf"),
+        ({"p": math.nan}, ValueError, rf"{owner}: `p` must be finite, got nan"),
+        ({"num_parameters": 0}, ValueError, rf"{owner}: `num_parameters` must be an int >= 1, got 0"),
+        ({"half_normal": 1}, TypeError, rf"{owner}: `half_normal` must be of type bool"),
+        ({"learn_p": "yes"}, TypeError, rf"{owner}: `learn_p` must be of type bool"),
+        ({"c": "0.5"}, TypeError, rf"{owner}: `c` must be a real number, got '0.5'"),
+    ]
+    if nan:
+        errs.append(({"alpha": math.inf}, ValueError, rf"{owner}: `alpha` must be finite, got inf"))
+    return tuple(errs)
+
+
+SPECS = [
+    ActTestSpec("noisy_hard_tanh", _nan_ref(1.0, 0.0, -1.0, 1.0, 1.15), kinks=(-1.0, 1.0),
+                functional=_nan_functional(noisy_hard_tanh), errors=_errors("NoisyHardTanh", True)),
+    ActTestSpec("noisy_hard_sigmoid", _nan_ref(0.25, 0.5, 0.0, 1.0, 1.1), domain=(-6.0, 6.0), kinks=(-2.0, 2.0),
+                functional=_nan_functional(noisy_hard_sigmoid), errors=_errors("NoisyHardSigmoid", True)),
+    ActTestSpec("noisy_input_hard_tanh", _nani_ref(1.0, 0.0, -1.0, 1.0), kinks=(-1.0, 1.0),
+                functional=_nani_functional(noisy_input_hard_tanh), errors=_errors("NoisyInputHardTanh", False)),
+    ActTestSpec("noisy_input_hard_sigmoid", _nani_ref(0.25, 0.5, 0.0, 1.0), domain=(-6.0, 6.0), kinks=(-2.0, 2.0),
+                functional=_nani_functional(noisy_input_hard_sigmoid),
+                errors=_errors("NoisyInputHardSigmoid", False)),
+]

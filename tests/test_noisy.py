@@ -1,0 +1,246 @@
+"""Noisy activations (Gulcehre et al., 2016): the paper's properties and the fused path vs autograd."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import actlab
+from actlab._fused import FUSE_MIN_NUMEL
+from actlab.activations.noisy import draw_seed, standard_normal
+from actlab.functional import noisy_hard_sigmoid, noisy_hard_tanh, noisy_input_hard_sigmoid, noisy_input_hard_tanh
+
+# name -> (function, (k, b, lo, hi), is NAN, linear-region half-width, default alpha)
+# Input noise must move the input by ~|Delta| to matter, and sigma ~ c (p Delta / 4)^2 near the
+# bound: the tests use a large c for NANI and p = 4 (one over the slope) for the sigmoids.
+C_TEST = {"noisy_hard_tanh": 3.0, "noisy_hard_sigmoid": 3.0, "noisy_input_hard_tanh": 30.0, "noisy_input_hard_sigmoid": 30.0}
+P_TEST = {"noisy_hard_tanh": 1.0, "noisy_hard_sigmoid": 4.0, "noisy_input_hard_tanh": 1.0, "noisy_input_hard_sigmoid": 4.0}
+UNITS = {
+    "noisy_hard_tanh": (noisy_hard_tanh, (1.0, 0.0, -1.0, 1.0), True, 1.0, 1.15),
+    "noisy_hard_sigmoid": (noisy_hard_sigmoid, (0.25, 0.5, 0.0, 1.0), True, 2.0, 1.1),
+    "noisy_input_hard_tanh": (noisy_input_hard_tanh, (1.0, 0.0, -1.0, 1.0), False, 1.0, None),
+    "noisy_input_hard_sigmoid": (noisy_input_hard_sigmoid, (0.25, 0.5, 0.0, 1.0), False, 2.0, None),
+}
+
+
+def _gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def _reference(name, x, xi, *, alpha=None, c, p):
+    """The paper's equations as plain torch ops (autograd differentiates them), given the noise ``xi``."""
+    _, (k, b, lo, hi), is_nan, _, default_alpha = UNITS[name]
+    u = k * x + b
+    h = torch.clamp(u, lo, hi)
+    sigma = c * (torch.sigmoid(p * (h - u)) - 0.5) ** 2
+    if is_nan:
+        alpha = default_alpha if alpha is None else alpha
+        d = -torch.sign(x) * math.copysign(1.0, 1.0 - alpha)
+        return alpha * h + (1 - alpha) * u + d * sigma * xi
+    return torch.clamp(k * (x - torch.sign(x) * sigma * xi) + b, lo, hi)
+
+
+def _sample(shape, half_width, dtype, gen):
+    # Inputs on both sides and deep in saturation, kept 1e-3 away from the kinks at +-half_width.
+    x = 3 * half_width * (2 * torch.rand(shape, generator=gen, dtype=torch.float64) - 1)
+    x = torch.where((x.abs() - half_width).abs() < 1e-3, x * 1.01, x)
+    return x.to(dtype)
+
+
+CASES = [(n, half, training) for n in UNITS for half in (False, True) for training in (True, False)]
+
+
+@pytest.mark.parametrize(("name", "half", "training"), CASES)
+def test_matches_autograd_of_the_paper_formula(name, half, training):
+    fn, _, is_nan, hw, _ = UNITS[name]
+    x = _sample((250, 4), hw, torch.float64, _gen(1))
+    g = torch.randn(x.shape, generator=_gen(2), dtype=torch.float64)
+    p = P_TEST[name] * torch.tensor([0.5, 1.0, 2.0, -1.5], dtype=torch.float64).view(1, 4)  # per column
+    c = C_TEST[name]
+    xa, pa, xb, pb = x.clone().requires_grad_(), p.clone().requires_grad_(), x.clone().requires_grad_(), p.clone().requires_grad_()
+    ya = fn(xa, training=training, c=c, p=pa, half_normal=half, generator=_gen(7))
+    if training:
+        xi = standard_normal(x, draw_seed(x, _gen(7)), half=half)
+    else:
+        xi = torch.full_like(x, math.sqrt(2 / math.pi) if half else 0.0)
+    yb = _reference(name, xb, xi, c=c, p=pb)
+    ya.backward(g)
+    yb.backward(g)
+    torch.testing.assert_close(ya, yb, atol=1e-12, rtol=1e-12)
+    torch.testing.assert_close(xa.grad, xb.grad, atol=1e-12, rtol=1e-12)
+    grad_p = pa.grad if pa.grad is not None else torch.zeros_like(p)  # None: p unused (Gaussian eval)
+    torch.testing.assert_close(grad_p, pb.grad, atol=1e-10, rtol=1e-10)
+    if training or half:
+        assert pa.grad.abs().sum() > 0  # p really is learned through the noise term
+
+
+@pytest.mark.parametrize(("name", "half"), [("noisy_hard_tanh", False), ("noisy_input_hard_sigmoid", True)])
+def test_fused_path_matches_the_formula(name, half):
+    fn, _, _, hw, _ = UNITS[name]
+    x = _sample((FUSE_MIN_NUMEL // 2, 4), hw, torch.float32, _gen(1))
+    g = torch.randn(x.shape, generator=_gen(2))
+    p = P_TEST[name] * torch.tensor([0.5, 1.0, 2.0, -1.5]).view(1, 4)
+    xa, pa, xb, pb = x.clone().requires_grad_(), p.clone().requires_grad_(), x.clone().requires_grad_(), p.clone().requires_grad_()
+    ya = fn(xa, training=True, c=C_TEST[name], p=pa, half_normal=half, generator=_gen(7))
+    xi = standard_normal(x, draw_seed(x, _gen(7)), half=half)
+    yb = _reference(name, xb, xi, c=C_TEST[name], p=pb)
+    ya.backward(g)
+    yb.backward(g)
+    torch.testing.assert_close(ya, yb, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(xa.grad, xb.grad, atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(pa.grad, pb.grad, atol=1e-2, rtol=1e-4)  # sums of 130k terms in float32
+
+
+@pytest.mark.parametrize("half", [False, True])
+@pytest.mark.parametrize("name", list(UNITS))
+def test_train_mode_gradcheck_with_a_fixed_generator(name, half):
+    fn, _, _, hw, _ = UNITS[name]
+    x = _sample((3, 4), hw, torch.float64, _gen(3)).requires_grad_()
+    p = P_TEST[name] * torch.tensor([0.7, 1.3, 1.0, 2.0], dtype=torch.float64).view(1, 4)
+    p.requires_grad_()
+
+    def f(x, p):
+        return fn(x, training=True, c=C_TEST[name], p=p, half_normal=half, generator=_gen(11))
+
+    assert torch.autograd.gradcheck(f, (x, p))
+
+
+@pytest.mark.parametrize("half", [False, True])
+@pytest.mark.parametrize("name", list(UNITS))
+def test_equals_h_where_h_is_unsaturated_in_eval_and_training(name, half):
+    fn, (k, b, lo, hi), _, hw, _ = UNITS[name]
+    x = torch.linspace(-hw + 1e-3, hw - 1e-3, 1001, dtype=torch.float64)
+    h = torch.clamp(k * x + b, lo, hi)
+    y_eval = fn(x, training=False, c=5.0, half_normal=half)
+    torch.testing.assert_close(y_eval, h, atol=1e-15, rtol=0)  # alpha h + (1 - alpha) h rounds
+    assert torch.equal(fn(x, training=True, c=5.0, half_normal=half, generator=_gen()), y_eval)  # zero variance
+
+
+@pytest.mark.parametrize("name", ["noisy_hard_tanh", "noisy_hard_sigmoid"])
+def test_output_noise_std_is_sigma_and_grows_with_delta(name):
+    fn, (k, b, lo, hi), _, hw, alpha = UNITS[name]
+    c, p = 2.0, 1.0
+    depths = torch.tensor([hw + 0.25, hw + 0.5, hw + 1.0, hw + 2.0, hw + 4.0], dtype=torch.float64)
+    x = depths.repeat(40_000, 1)
+    y = fn(torch.cat([x, -x], 1), training=True, c=c, p=p, generator=_gen(5))
+    std = y.std(0)
+    u = k * depths + b
+    delta = torch.clamp(u, lo, hi) - u
+    sigma = c * (torch.sigmoid(p * delta) - 0.5) ** 2
+    torch.testing.assert_close(std, torch.cat([sigma, sigma]), rtol=0.02, atol=0)
+    assert (std[1:5] > std[:4]).all() and (std[6:] > std[5:9]).all()
+    # ... and its mean is the eval expectation alpha h + (1 - alpha) u.
+    torch.testing.assert_close(y.mean(0)[:5], alpha * torch.clamp(u, lo, hi) + (1 - alpha) * u, atol=4 * std.max().item() / 200, rtol=0)
+
+
+@pytest.mark.parametrize("alpha", [1.15, 0.9])
+def test_half_normal_output_noise_points_as_d_of_x(alpha):
+    x = torch.tensor([-4.0, -2.0, -1.5, 1.5, 2.0, 4.0], dtype=torch.float64).repeat(20_000, 1)
+    base = noisy_hard_tanh(x, training=False, alpha=alpha, c=3.0)  # Gaussian expectation: no noise term
+    noise = noisy_hard_tanh(x, training=True, alpha=alpha, c=3.0, half_normal=True, generator=_gen()) - base
+    d = -torch.sign(x) * math.copysign(1.0, 1 - alpha)
+    assert (noise * d >= 0).all() and (noise * d > 0).float().mean() > 0.99
+    # alpha <= 1: the noise points into h's range [-1, 1] (toward the linear region's outputs);
+    # alpha > 1: from the leaky mix (inside the range, below |h|) back toward h(x).
+    inward = -torch.sign(x) * noise
+    assert ((inward > 0) if alpha < 1 else (inward < 0)).float().mean() > 0.99
+    # Eval replaces |xi| by E|xi| = sqrt(2/pi): the eval output is the training mean.
+    eval_out = noisy_hard_tanh(x[0], training=False, alpha=alpha, c=3.0, half_normal=True)
+    torch.testing.assert_close(eval_out, (base + noise).mean(0), atol=3e-3, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["noisy_input_hard_tanh", "noisy_input_hard_sigmoid"])
+def test_half_normal_input_noise_moves_toward_the_linear_region(name):
+    fn, (k, b, lo, hi), _, hw, _ = UNITS[name]
+    x = torch.tensor([-3 * hw, -1.5 * hw, 1.5 * hw, 3 * hw], dtype=torch.float64).repeat(20_000, 1)
+    h = torch.clamp(k * x + b, lo, hi)
+    kw = {"c": C_TEST[name], "p": P_TEST[name]}
+    y_half = fn(x, training=True, half_normal=True, generator=_gen(), **kw)
+    y_gauss = fn(x, training=True, half_normal=False, generator=_gen(), **kw)
+    # Half-normal: the input only moves toward 0, so the output only leaves the saturation level
+    # inward; Gaussian noise also pushes half the draws further out (output stays at the bound).
+    assert ((y_half - h) * torch.sign(x) <= 0).all()
+    unsaturated = lambda y: ((y > lo) & (y < hi)).double().mean()  # noqa: E731
+    assert unsaturated(y_half) > 0.2 and unsaturated(y_half) > 1.5 * unsaturated(y_gauss)
+
+
+def test_noise_generator_is_standard_normal_and_seeded():
+    x = torch.empty(1 << 20)
+    xi = standard_normal(x, torch.tensor(1234, dtype=torch.int32), half=False).double()
+    assert abs(xi.mean()) < 5e-3 and abs(xi.var() - 1) < 5e-3 and abs((xi**4).mean() - 3) < 0.05
+    assert abs(standard_normal(x, torch.tensor(9, dtype=torch.int32), half=True).double().mean() - math.sqrt(2 / math.pi)) < 3e-3
+    other = standard_normal(x, torch.tensor(1235, dtype=torch.int32), half=False).double()
+    assert abs(torch.corrcoef(torch.stack([xi, other]))[0, 1]) < 5e-3  # neighbouring seeds: independent draws
+
+
+@pytest.mark.parametrize("name", list(UNITS))
+def test_same_seed_same_noise_and_the_global_rng_is_untouched(name):
+    fn, _, _, hw, _ = UNITS[name]
+    x = _sample((64,), hw, torch.float64, _gen())
+    kw = {"c": C_TEST[name], "p": P_TEST[name]}
+    state = torch.get_rng_state()
+    a = fn(x, training=True, generator=_gen(3), **kw)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert torch.equal(a, fn(x, training=True, generator=_gen(3), **kw))
+    assert not torch.equal(a, fn(x, training=True, generator=_gen(4), **kw))
+    # The module draws from the global generator: torch.manual_seed reproduces it.
+    m = actlab.create(name, **kw).double()
+    torch.manual_seed(0)
+    y1 = m(x)
+    torch.manual_seed(0)
+    assert torch.equal(y1, m(x))
+
+
+@pytest.mark.parametrize("name", list(UNITS))
+def test_backward_saves_only_x_and_small_tensors(name):
+    from actlab.bench.ops import saved_tensor_bytes
+
+    x = torch.randn(64, 64, requires_grad=True)
+    m = actlab.create(name).train()
+    assert saved_tensor_bytes(m, x) <= x.numel() * 4 + 16  # x, p, c and the int32 seed
+
+
+def test_compiled_training_mode_runs_fullgraph_and_backpropagates():
+    torch._dynamo.reset()
+    m = actlab.create("noisy_hard_tanh(c=5.0)").train()
+    compiled = torch.compile(m, fullgraph=True)
+    x = torch.linspace(-3, 3, 61).requires_grad_()
+    y = compiled(x)
+    linear = x.detach().abs() < 1
+    torch.testing.assert_close(y[linear], x.detach()[linear], atol=1e-6, rtol=0)
+    y.sum().backward()
+    assert torch.isfinite(x.grad).all() and m.p.grad is not None
+
+
+def test_errors_name_the_owner_and_the_bound():
+    x = torch.zeros(2, 3)
+    with pytest.raises(ValueError, match=r"^noisy_hard_tanh: `c` must be > 0, got 0$"):
+        noisy_hard_tanh(x, training=True, c=0)
+    with pytest.raises(ValueError, match=r"^noisy_input_hard_sigmoid: `c` must be > 0, got -1.0$"):
+        noisy_input_hard_sigmoid(x, training=True, c=-1.0)
+    with pytest.raises(ValueError, match=r"`p` must be broadcastable to the input's shape \(2, 3\), got \(4,\)"):
+        noisy_hard_sigmoid(x, training=True, p=torch.ones(4))
+    with pytest.raises(TypeError, match=r"`training` must be of type bool"):
+        noisy_hard_tanh(x, training=1)
+    with pytest.raises(ValueError, match=r"NoisyHardTanh: `input` must be of shape \(N, 4, \*\) for num_parameters=4"):
+        actlab.create("noisy_hard_tanh(num_parameters=4)")(x)
+
+
+def test_per_channel_p_is_learned_per_channel():
+    m = actlab.create("noisy_hard_tanh(num_parameters=3, c=5.0)").train()
+    x = torch.full((8, 3, 5), 3.0)
+    x[:, 1] = 0.5  # channel 1 in the linear region: no noise, so no gradient for its p
+    m(x).sum().backward()
+    assert m.p.grad.shape == (3,) and m.p.grad[1] == 0 and m.p.grad[0] != 0 and m.p.grad[2] != 0
+
+
+def test_reset_parameters_is_idempotent():
+    m = actlab.create("noisy_input_hard_tanh(num_parameters=4, p=2.0)")
+    with torch.no_grad():
+        m.p.mul_(3)
+    m.reset_parameters()
+    first = m.p.clone()
+    m.reset_parameters()
+    assert torch.equal(first, m.p) and torch.equal(first, torch.full((4,), 2.0))
