@@ -7,8 +7,12 @@ from actlab.activations.noisy import noisy_hard_sigmoid as noisy_hard_sigmoid
 from actlab.activations.noisy import noisy_hard_tanh as noisy_hard_tanh
 from actlab.activations.noisy_input import noisy_input_hard_sigmoid as noisy_input_hard_sigmoid
 from actlab.activations.noisy_input import noisy_input_hard_tanh as noisy_input_hard_tanh
+from actlab.activations.slaf import slaf as slaf
+from actlab.activations.slaf import slaf_relu as slaf_relu
 
 __all__ = [
+    "slaf",
+    "slaf_relu",
     "binary",
     "noisy_hard_sigmoid",
     "noisy_hard_tanh",

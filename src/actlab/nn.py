@@ -7,8 +7,12 @@ from actlab.activations.noisy import NoisyHardSigmoid as NoisyHardSigmoid
 from actlab.activations.noisy import NoisyHardTanh as NoisyHardTanh
 from actlab.activations.noisy_input import NoisyInputHardSigmoid as NoisyInputHardSigmoid
 from actlab.activations.noisy_input import NoisyInputHardTanh as NoisyInputHardTanh
+from actlab.activations.slaf import SLAF as SLAF
+from actlab.activations.slaf import SLAFReLU as SLAFReLU
 
 __all__ = [
+    "SLAF",
+    "SLAFReLU",
     "Binary",
     "NoisyHardSigmoid",
     "NoisyHardTanh",

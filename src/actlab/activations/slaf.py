@@ -1,0 +1,409 @@
+"""The learnable family: SLAF, a learned polynomial activation (Goyal, Goyal, Lall, 2019).
+
+One fused forward (Clenshaw's recurrence, Horner's rule for monomials) and one fused,
+hand-derived backward that saves only ``x`` and reduces the coefficient gradient in the same
+pass. The numpy side (initial fits, closed forms) lives in `slaf_basis.py`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from actlab._channels import channel_view
+from actlab._fused import fused
+from actlab._specparse import parse_spec
+from actlab._validation import check_choice, check_int, check_type, fail, suggest
+from actlab.activations.slaf_basis import BASES, FIT_POINTS, FitError, basis_class, fit_coefficients, recurrence
+from actlab.activations.slaf_basis import target_values as _target_values
+from actlab.registry import ACTIVATIONS, ActivationSpec, register
+
+__all__ = ["SLAF", "SLAFReLU", "slaf", "slaf_relu"]
+
+_SLAF_PAPER = "Goyal, Goyal, Lall, 'Learning activation functions: a new paradigm ...', 2019, arXiv:1906.09529"
+# Where `init` is fitted when the monomial basis runs without a declared range (range=None).
+_UNBOUNDED_FIT_RANGE = (-3.0, 3.0)
+
+
+def _check_range(owner: str, basis: str, value: object) -> tuple[float, float] | None:
+    check_choice(owner, "basis", basis, BASES)
+    if value is None:
+        if basis != "monomial":
+            fail(owner, "range", f"a (low, high) pair for basis {basis!r} (None only for 'monomial')", value)
+        return None
+    ok = (
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in value)
+    )
+    if not ok or not value[0] < value[1]:
+        fail(owner, "range", "None or a pair (low, high) of finite numbers with low < high", value)
+    return float(value[0]), float(value[1])
+
+
+def _check_init(owner: str, init: object) -> str:
+    check_type(owner, "init", init, str)
+    try:
+        name = parse_spec(init)[0]
+    except ValueError:
+        name = None
+    if init != "paper" and (name is None or name not in ACTIVATIONS):
+        hint = suggest(init, ["paper", *ACTIVATIONS.names()])
+        fail(owner, "init", f"'paper' or a registered activation name or spec{hint}", init)
+    return init
+
+
+# ---------------------------------------------------------------------------------------------
+# Kernels. ``t = x * scale + shift`` maps the declared range onto [-1, 1]; with ``clamp`` the
+# polynomial is evaluated at ``tc = clamp(t, -1, 1)`` and continued by its tangent line outside
+# the range, so the output grows at most linearly however high the degree.
+
+
+def _scaled(x: Tensor, dtype: torch.dtype, scale: float, shift: float, clamp: bool) -> tuple[Tensor, Tensor]:
+    t = x.to(dtype)
+    if clamp:
+        t = t * scale + shift
+    return t, (torch.clamp(t, -1.0, 1.0) if clamp else t)
+
+
+@fused
+def _slaf_forward(x: Tensor, coef: Tensor, basis: str, scale: float, shift: float, clamp: bool, relu: bool) -> Tensor:
+    dtype = torch.promote_types(x.dtype, coef.dtype)
+    t, tc = _scaled(x, dtype, scale, shift, clamp)
+    n = coef.shape[-1]
+    # Clenshaw from the top: b_k = a_k + A_k t b_{k+1} - C_{k+1} b_{k+2}, f = b_0; d_k = db_k/dt
+    # beside it gives P'(edge) for the tangent continuation.
+    b1 = coef[..., n - 1] + torch.zeros_like(tc)
+    b2 = d1 = d2 = None
+    for k in range(n - 2, -1, -1):
+        a_k, _ = recurrence(basis, k)
+        c_next = recurrence(basis, k + 1)[1]
+        bk = coef[..., k] + a_k * tc * b1
+        if clamp:
+            dk = a_k * b1 if d1 is None else a_k * b1 + a_k * tc * d1
+        if c_next and b2 is not None:  # skipped for monomials: 0 * inf would be NaN
+            bk = bk - c_next * b2
+            if clamp and d2 is not None:
+                dk = dk - c_next * d2
+        b2, b1 = b1, bk
+        if clamp:
+            d2, d1 = d1, dk
+    y = b1
+    if clamp and d1 is not None:
+        y = y + d1 * (t - tc)
+    if relu:
+        y = y + torch.relu(x).to(dtype)
+    return y
+
+
+@fused
+def _slaf_backward(
+    g: Tensor, x: Tensor, coef: Tensor, basis: str, scale: float, shift: float, clamp: bool, relu: bool,
+    need_x: bool, coef_shape: tuple[int, ...] | None,
+) -> tuple[Tensor | None, Tensor | None]:
+    dtype = torch.promote_types(x.dtype, coef.dtype)
+    t, tc = _scaled(x, dtype, scale, shift, clamp)
+    n = coef.shape[-1]
+    # Upward recurrence for phi_k(tc) and phi_k'(tc): both the input gradient (sum a_k phi_k')
+    # and the coefficient gradient (phi_k, plus phi_k' (t - tc) on the tangent) need them.
+    phi: list[Tensor] = [torch.ones_like(tc)]
+    dphi: list[Tensor] = [torch.zeros_like(tc)]
+    for k in range(n - 1):
+        a_k, c_k = recurrence(basis, k)
+        p, dp = a_k * tc * phi[k], a_k * phi[k] + (a_k * tc * dphi[k] if k else 0.0)
+        if k and c_k:
+            p, dp = p - c_k * phi[k - 1], dp - c_k * dphi[k - 1]
+        phi.append(p)
+        dphi.append(dp)
+    grad_x = None
+    if need_x:
+        slope = sum((coef[..., k] * dphi[k] for k in range(1, n)), torch.zeros_like(tc))
+        dy = slope * scale if clamp else slope
+        if relu:
+            dy = dy + (x > 0).to(dtype)
+        grad_x = (g * dy).to(x.dtype)
+    grad_c = None
+    if coef_shape is not None:
+        ext = t - tc
+        s = torch.stack([phi[k] + dphi[k] * ext if clamp else phi[k] for k in range(n)], dim=-1)
+        grad_c = (g.unsqueeze(-1) * s).sum_to_size(coef_shape).to(coef.dtype)
+    return grad_x, grad_c
+
+
+class _SLAFFunction(torch.autograd.Function):
+    """SLAF with a fused forward and a hand-derived fused backward that saves only ``x``.
+
+    Autograd of the basis expansion saves one tensor per degree and runs one memory pass per
+    op (a cubic: ~7x GELU); the backward here is checked against autograd of the reference
+    formula in float64 (`tests/test_slaf.py`).
+    """
+
+    @staticmethod
+    def forward(x: Tensor, coef: Tensor, basis: str, scale: float, shift: float, clamp: bool, relu: bool) -> Tensor:
+        return _slaf_forward(x, coef, basis, scale, shift, clamp, relu)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        x, coef, ctx.basis, ctx.scale, ctx.shift, ctx.clamp, ctx.relu = inputs
+        ctx.save_for_backward(x, coef)
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        x, coef = ctx.saved_tensors
+        coef_shape = tuple(coef.shape) if ctx.needs_input_grad[1] else None
+        grad_x, grad_c = _slaf_backward(
+            g, x, coef, ctx.basis, ctx.scale, ctx.shift, ctx.clamp, ctx.relu, ctx.needs_input_grad[0], coef_shape
+        )
+        return grad_x, grad_c, None, None, None, None, None
+
+
+def _apply(x: Tensor, coefficients: Tensor, basis: str, interval: tuple[float, float] | None, relu: bool) -> Tensor:
+    if interval is None:
+        return _SLAFFunction.apply(x, coefficients, basis, 1.0, 0.0, False, relu)
+    lo, hi = interval
+    return _SLAFFunction.apply(x, coefficients, basis, 2.0 / (hi - lo), -(hi + lo) / (hi - lo), True, relu)
+
+
+def _check_coefficients(owner: str, coefficients: object) -> None:
+    check_type(owner, "coefficients", coefficients, Tensor)
+    if coefficients.dim() < 1 or coefficients.shape[-1] < 1:
+        fail(owner, "coefficients", "a tensor with the K + 1 coefficients on its last dim", tuple(coefficients.shape))
+
+
+def slaf(
+    x: Tensor, /, *, coefficients: Tensor, basis: str = "monomial", range: Sequence[float] | None = (-3.0, 3.0)
+) -> Tensor:
+    r"""Self-learnable activation function: a polynomial with given coefficients.
+
+    .. math::
+        t = \frac{2x - (l + h)}{h - l}, \qquad
+        P(t) = \sum_{k=0}^{K} a_k \phi_k(t), \qquad
+        \mathrm{SLAF}(x) = \begin{cases}
+            P(t) & |t| \le 1 \\
+            P(\pm 1) + P'(\pm 1)\,(t \mp 1) & |t| > 1
+        \end{cases}
+
+    with :math:`\phi_k` the monomials :math:`t^k` (the paper's basis), or the Chebyshev
+    :math:`T_k` or Legendre :math:`P_k` polynomials (better conditioned on :math:`[-1, 1]`).
+    Inside the declared ``range = (l, h)`` the activation is exactly the polynomial; outside it
+    continues along the tangent at the nearer end (continuous value and slope), so a high degree
+    can never make it grow faster than linearly. ``range=None`` (monomials only) is the paper's
+    unguarded :math:`\sum_k a_k x^k` on the whole line.
+
+    Args:
+        x: input of any shape.
+        coefficients: ``(..., K + 1)``: the coefficients :math:`a_0 .. a_K` on the last dim,
+            leading dims broadcastable to ``x`` (the module passes a per-channel view).
+        basis: ``"monomial"``, ``"chebyshev"`` or ``"legendre"``. Default: ``"monomial"``.
+        range: ``(low, high)`` with ``low < high``, or ``None`` (monomial only). Default: (-3, 3).
+
+    Returns:
+        A tensor of ``x``'s shape in the promoted dtype of ``x`` and ``coefficients``.
+
+    Raises:
+        ValueError: unknown ``basis`` or a bad ``range``.
+        TypeError: ``coefficients`` is not a tensor.
+
+    Examples:
+        >>> a = torch.tensor([0.0, 1.0, 0.5])          # t + t^2 / 2, t = x / 2 on [-2, 2]
+        >>> slaf(torch.tensor([-2.0, 0.0, 2.0, 4.0]), coefficients=a, range=(-2, 2))
+        tensor([-0.5000,  0.0000,  1.5000,  3.5000])
+
+    Paper: M. Goyal, R. Goyal, B. Lall, "Learning activation functions: a new paradigm for
+    understanding neural networks", arXiv:1906.09529 (2019).
+    """
+    interval = _check_range("slaf", basis, range)
+    _check_coefficients("slaf", coefficients)
+    return _apply(x, coefficients, basis, interval, relu=False)
+
+
+def slaf_relu(
+    x: Tensor, /, *, coefficients: Tensor, basis: str = "monomial", range: Sequence[float] | None = (-3.0, 3.0)
+) -> Tensor:
+    r"""SLAF beside ReLU: :math:`\mathrm{relu}(x) + \mathrm{SLAF}(x)` in one fused kernel.
+
+    The polynomial (see :func:`slaf` for the math, ``range`` and the tangent continuation) is a
+    learned correction to ReLU; with zero coefficients this is exactly ReLU.
+
+    Examples:
+        >>> slaf_relu(torch.tensor([-1.0, 2.0]), coefficients=torch.tensor([0.5, 0.0]))
+        tensor([0.5000, 2.5000])
+    """
+    interval = _check_range("slaf_relu", basis, range)
+    _check_coefficients("slaf_relu", coefficients)
+    return _apply(x, coefficients, basis, interval, relu=True)
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_fit(init: str, basis: str, degree: int, interval: tuple[float, float], relu: bool) -> np.ndarray:
+    return fit_coefficients(init, basis, degree, interval, subtract_relu=relu)
+
+
+class SLAF(nn.Module):
+    r"""Self-learnable activation function with per-layer or per-channel coefficients.
+
+    See :func:`actlab.functional.slaf` for the math and the behaviour outside ``range``.
+
+    Args:
+        degree: polynomial degree K >= 0. Default: 4 (the paper's MNIST setting uses 4-5).
+        basis: ``"monomial"`` (the paper's), ``"chebyshev"`` or ``"legendre"``. Default: monomial.
+        init: ``"paper"`` or a registered activation (name or spec string). ``"paper"`` is the
+            authors' code: :math:`a_k \sim \mathcal{N}(0, 1)` plus 1 on the linear term, bias
+            :math:`a_0 = 0.1` (they normalise every power with batch norm; here the range
+            scaling keeps every basis function in [-1, 1] on the range instead). Any other name
+            sets the coefficients by least squares on 1025 equispaced points of ``range`` (of
+            (-3, 3) when ``range=None``), so the layer starts as (nearly) that activation;
+            `fit_error` reports how nearly. Default: ``"relu"``.
+        range: the interval where SLAF is the polynomial, ``(low, high)``; or ``None`` with the
+            monomial basis for the unguarded polynomial. Default: (-3, 3).
+        num_parameters: 1 for one coefficient vector per layer, or the number of channels (dim 1).
+        device, dtype: factory arguments for the coefficients.
+
+    Shape:
+        - Input: :math:`(*)`, channels at dim 1 when ``num_parameters > 1``.
+        - Output: same shape as the input.
+
+    Attributes:
+        coefficients: ``(num_parameters, degree + 1)``, :math:`a_0 .. a_K` per channel.
+
+    Raises:
+        ValueError: ``degree < 0``, ``num_parameters < 1``, unknown ``basis`` or ``init`` (with
+            close matches), a bad ``range``.
+
+    Examples:
+        >>> m = SLAF(degree=6, basis="chebyshev", init="tanh", range=(-2, 2))
+        >>> m.fit_error().max_abs < 0.025
+        True
+        >>> p = m.polynomial()[0]          # numpy Polynomial in x, exact on the range
+        >>> bool(abs(p(1.0) - 0.7616) < 0.025)  # tanh(1) = 0.7616
+        True
+    """
+
+    _relu = False
+
+    def __init__(
+        self,
+        degree: int = 4,
+        basis: str = "monomial",
+        init: str = "relu",
+        range: Sequence[float] | None = (-3.0, 3.0),
+        num_parameters: int = 1,
+        *,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        owner = type(self).__name__
+        check_int(owner, "degree", degree, ">=", 0)
+        self.range = _check_range(owner, basis, range)
+        self.init = _check_init(owner, init)
+        check_int(owner, "num_parameters", num_parameters, ">=", 1)
+        self.degree, self.basis, self.num_parameters = degree, basis, num_parameters
+        self.coefficients = nn.Parameter(torch.empty(num_parameters, degree + 1, device=device, dtype=dtype))
+        self.reset_parameters()
+
+    @property
+    def fit_range(self) -> tuple[float, float]:
+        """The interval of the initial fit and of `fit_error` (``range``, or (-3, 3) without one)."""
+        return self.range if self.range is not None else _UNBOUNDED_FIT_RANGE
+
+    def reset_parameters(self) -> None:
+        """Re-initialise from ``init``: a deterministic fit (idempotent), or a fresh ``"paper"`` draw."""
+        with torch.no_grad():
+            if self.init == "paper":
+                self.coefficients.normal_(0.0, 1.0)
+                if self.degree >= 1:
+                    self.coefficients[:, 1] += 1.0
+                self.coefficients[:, 0] = 0.1
+            else:
+                coef = _cached_fit(self.init, self.basis, self.degree, self.fit_range, self._relu)
+                self.coefficients.copy_(torch.as_tensor(coef).expand_as(self.coefficients))
+
+    def forward(self, x: Tensor, /) -> Tensor:
+        return _apply(x, channel_view(self.coefficients, x), self.basis, self.range, self._relu)
+
+    def fit_error(self, target: str | None = None, points: int = FIT_POINTS) -> FitError:
+        """Max and RMS error of the current function against ``target`` (default: ``init``) on `fit_range`.
+
+        Raises:
+            ValueError: no target given and ``init="paper"`` (a random draw approximates nothing).
+        """
+        target = self.init if target is None else _check_init(type(self).__name__, target)
+        if target == "paper":
+            fail(type(self).__name__, "target", "a registered activation when init='paper'", target)
+        lo, hi = self.fit_range
+        grid = np.linspace(lo, hi, points)
+        with torch.no_grad():
+            x = torch.as_tensor(grid).unsqueeze(1).expand(points, self.num_parameters)
+            y = _apply(x, channel_view(self.coefficients.double(), x), self.basis, self.range, self._relu)
+        err = y.numpy() - _target_values(target, grid)[:, None]
+        return FitError(float(np.abs(err).max()), float(np.sqrt(np.mean(err**2))), (lo, hi))
+
+    def polynomial(self) -> list[np.polynomial.Polynomial]:
+        """The learned polynomial in ``x`` (power series), one per channel; exact on ``range``.
+
+        For `SLAFReLU` this is the part added to ReLU. Outside ``range`` the activation follows
+        the tangent line instead (see :func:`slaf`).
+        """
+        coef = self.coefficients.detach().double().cpu().numpy()
+        if self.range is None:
+            return [np.polynomial.Polynomial(row) for row in coef]
+        cls = basis_class(self.basis)
+        return [cls(row, domain=list(self.range)).convert(kind=np.polynomial.Polynomial) for row in coef]
+
+    def formula(self, channel: int = 0, digits: int = 4) -> str:
+        """The learned function of ``channel`` as text, e.g. ``'0.1 + 0.5 x + 0.25 x**2 (on [-3, 3])'``."""
+        poly = self.polynomial()[channel]
+        text = format(np.polynomial.Polynomial(np.round(poly.coef, digits)), "ascii")
+        where = "" if self.range is None else f"  (on [{self.range[0]:g}, {self.range[1]:g}], tangent lines outside)"
+        return ("relu(x) + " if self._relu else "") + text + where
+
+    def extra_repr(self) -> str:
+        return (
+            f"degree={self.degree}, basis={self.basis}, init={self.init}, range={self.range}, "
+            f"num_parameters={self.num_parameters}"
+        )
+
+
+class SLAFReLU(SLAF):
+    r"""SLAF beside ReLU: :math:`\mathrm{relu}(x) + \sum_k a_k \phi_k(t)`, a learned correction to ReLU.
+
+    Same arguments as `SLAF`; ``init`` is fitted as ``init(x) - relu(x)``, so the default
+    ``init="relu"`` gives zero coefficients and the layer starts as exactly ReLU.
+
+    Examples:
+        >>> m = SLAFReLU(degree=3)
+        >>> bool((m.coefficients == 0).all()), m.fit_error().max_abs
+        (True, 0.0)
+    """
+
+    _relu = True
+
+    def forward(self, x: Tensor, /) -> Tensor:
+        return _apply(x, channel_view(self.coefficients, x), self.basis, self.range, True)
+
+
+register(
+    ActivationSpec(
+        name="slaf",
+        module=SLAF,
+        function=slaf,
+        family="learnable",
+        description="learned polynomial sum_k a_k phi_k(x) (monomial/Chebyshev/Legendre), tangent lines outside range",
+        paper=_SLAF_PAPER,
+    )
+)
+register(
+    ActivationSpec(
+        name="slaf_relu",
+        module=SLAFReLU,
+        function=slaf_relu,
+        family="learnable",
+        description="relu(x) + a learned SLAF polynomial (starts as exactly ReLU)",
+        paper=_SLAF_PAPER,
+    )
+)

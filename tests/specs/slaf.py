@@ -1,0 +1,76 @@
+"""Learnable family: SLAF and SLAF beside ReLU (Goyal, Goyal, Lall, 2019)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from numpy.polynomial import Chebyshev, Legendre
+
+from actlab._channels import channel_view
+from actlab.functional import slaf, slaf_relu
+from specs._base import ActTestSpec
+
+
+def _fitted_reference(cls, degree, lo, hi, target, relu):
+    """numpy's own least-squares fit on the documented grid, continued by tangents outside [lo, hi]."""
+    grid = np.linspace(lo, hi, 1025)
+    resid = target(grid) - (np.maximum(grid, 0.0) if relu else 0.0)
+    fitted = cls.fit(grid, resid, degree, domain=[lo, hi])
+    # The module stores its coefficients in float32 (the default dtype) before `.double()`.
+    poly = cls(fitted.coef.astype(np.float32).astype(np.float64), domain=[lo, hi])
+    slope = poly.deriv()
+
+    def ref(x: torch.Tensor) -> torch.Tensor:
+        v = x.numpy()
+        with np.errstate(invalid="ignore"):
+            inside = np.clip(v, lo, hi)
+            out = poly(inside) + slope(inside) * (v - inside)
+            if relu:
+                out = out + np.maximum(v, 0.0)
+        return torch.from_numpy(np.asarray(out, dtype=np.float64))
+
+    return ref
+
+
+def _gelu(v):
+    return torch.nn.functional.gelu(torch.from_numpy(v)).numpy()
+
+
+def _call(fn):
+    return lambda m, x: fn(x, coefficients=channel_view(m.coefficients, x), basis=m.basis, range=m.range)
+
+
+_ERRORS = (
+    ({"degree": -1}, ValueError, r"SLAF: `degree` must be an int >= 0, got -1"),
+    ({"degree": 2.5}, TypeError, r"SLAF: `degree` must be an int, got 2.5"),
+    ({"basis": "chebychev"}, ValueError, r"`basis` must be one of 'monomial', 'chebyshev', 'legendre' \(did you mean 'chebyshev'\?\), got 'chebychev'"),
+    ({"init": "gelo"}, ValueError, r"SLAF: `init` must be 'paper' or a registered activation name or spec \(did you mean 'gelu'.*\), got 'gelo'"),
+    ({"init": 3}, TypeError, r"SLAF: `init` must be of type str"),
+    ({"range": (3.0, -3.0)}, ValueError, r"`range` must be None or a pair \(low, high\) of finite numbers with low < high, got \(3.0, -3.0\)"),
+    ({"range": (0.0, float("inf"))}, ValueError, r"`range` must be None or a pair"),
+    ({"range": None}, ValueError, r"`range` must be a \(low, high\) pair for basis '\w+' \(None only for 'monomial'\), got None"),
+    ({"num_parameters": 0}, ValueError, r"`num_parameters` must be an int >= 1, got 0"),
+)
+
+SPECS = [
+    ActTestSpec(
+        "slaf",
+        _fitted_reference(Chebyshev, 5, -2.0, 2.0, np.tanh, relu=False),
+        kwargs={"degree": 5, "basis": "chebyshev", "init": "tanh", "range": (-2.0, 2.0)},
+        domain=(-3.5, 3.5),
+        kinks=(-2.0, 2.0),
+        functional=_call(slaf),
+        errors=_ERRORS,
+        atol=1e-9,
+    ),
+    ActTestSpec(
+        "slaf_relu",
+        _fitted_reference(Legendre, 3, -3.0, 3.0, _gelu, relu=True),
+        kwargs={"degree": 3, "basis": "legendre", "init": "gelu", "range": (-3.0, 3.0)},
+        domain=(-4.5, 4.5),
+        kinks=(-3.0, 0.0, 3.0),
+        functional=_call(slaf_relu),
+        errors=tuple((k, e, m.replace("SLAF:", "SLAFReLU:")) for k, e, m in _ERRORS),
+        atol=1e-9,
+    ),
+]

@@ -1,0 +1,219 @@
+"""SLAF: the fused fast path against autograd of the formula, fits, closed forms, shapes, guards."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from numpy.polynomial import chebyshev, legendre
+
+import actlab
+from actlab._fused import FUSE_MIN_NUMEL
+from actlab.functional import slaf, slaf_relu
+from actlab.nn import SLAF, SLAFReLU
+
+_TO_POWERS = {"monomial": lambda c: c, "chebyshev": chebyshev.cheb2poly, "legendre": legendre.leg2poly}
+
+
+def _reference(x, coef, basis, interval, relu=False):
+    """sum_k a_k phi_k(t) with each phi_k expanded into powers of t by numpy; tangents outside the range.
+
+    Plain torch ops on an explicit power basis, so autograd differentiates it independently of
+    the Clenshaw / recurrence kernels.
+    """
+    n = coef.shape[-1]
+    m = np.zeros((n, n))
+    for k in range(n):
+        row = _TO_POWERS[basis](np.eye(n)[k])
+        m[k, : len(row)] = row
+    c = coef @ torch.as_tensor(m, dtype=coef.dtype)  # power-series coefficients in t
+    if interval is None:
+        t = tc = x
+    else:
+        lo, hi = interval
+        t = (2 * x - lo - hi) / (hi - lo)
+        tc = t.clamp(-1, 1)
+    p = sum(c[..., j] * tc**j for j in range(n))
+    dp = sum(j * c[..., j] * tc ** (j - 1) for j in range(1, n))
+    y = p + dp * (t - tc) if n > 1 else p
+    return y + torch.relu(x) if relu else y
+
+
+CASES = [  # basis, range, relu, per-channel
+    ("monomial", (-3.0, 3.0), False, True),
+    ("monomial", None, False, False),
+    ("chebyshev", (-2.0, 1.0), False, True),
+    ("legendre", (-3.0, 3.0), True, True),
+    ("chebyshev", (-1.5, 1.5), True, False),
+]
+
+
+def _check_against_reference(numel, dtype, basis, interval, relu, per_channel, degree=5):
+    gen = torch.Generator().manual_seed(0)
+    x = (2.5 * torch.randn(numel // 4, 4, generator=gen, dtype=torch.float64)).to(dtype)
+    g = torch.randn(x.shape, generator=gen, dtype=torch.float64).to(dtype)
+    scale = 0.3 if interval is None else 1.0  # keep an unguarded degree-5 polynomial tame
+    coef = (scale * torch.randn(4 if per_channel else 1, degree + 1, generator=gen, dtype=torch.float64)).to(dtype)
+    coef = coef if per_channel else coef[0]
+    fn = slaf_relu if relu else slaf
+    xa, ca = x.clone().requires_grad_(), coef.clone().requires_grad_()
+    xb, cb = x.clone().requires_grad_(), coef.clone().requires_grad_()
+    ya = fn(xa, coefficients=ca, basis=basis, range=interval)  # (4, K+1) broadcasts along dim -1
+    yb = _reference(xb, cb, basis, interval, relu)
+    ya.backward(g)
+    yb.backward(g)
+    tol = {"atol": 1e-10, "rtol": 1e-10} if dtype is torch.float64 else {"atol": 2e-4, "rtol": 2e-4}
+    torch.testing.assert_close(ya, yb, **tol)
+    torch.testing.assert_close(xa.grad, xb.grad, **tol)
+    torch.testing.assert_close(ca.grad, cb.grad, atol=tol["atol"] * numel, rtol=1e-3 if dtype is torch.float32 else 1e-9)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize(("basis", "interval", "relu", "per_channel"), CASES)
+def test_eager_path_matches_autograd_of_the_formula(basis, interval, relu, per_channel, dtype):
+    _check_against_reference(1000, dtype, basis, interval, relu, per_channel)
+
+
+# The fused path compiles one kernel pair per configuration (seconds each): three configurations.
+@pytest.mark.parametrize(
+    ("dtype", "case"), [(torch.float64, CASES[3]), (torch.float32, CASES[2]), (torch.float64, CASES[1])],
+    ids=["legendre-relu-f64", "chebyshev-f32", "monomial-unbounded-f64"],
+)
+def test_fused_path_matches_autograd_of_the_formula(dtype, case):
+    _check_against_reference(FUSE_MIN_NUMEL * 2, dtype, *case)
+
+
+def test_saves_only_the_input_for_backward():
+    from actlab.bench.ops import saved_tensor_bytes
+
+    x = torch.randn(64, 3, 8, requires_grad=True)
+    m = actlab.create("slaf(degree=6, basis='chebyshev', num_parameters=3)")
+    assert saved_tensor_bytes(m, x) == x.numel() * 4 + 3 * 7 * 4  # x and the (3, 7) coefficients
+
+
+@pytest.mark.parametrize("basis", ["monomial", "chebyshev", "legendre"])
+def test_fit_to_tanh_is_close_on_its_range(basis):
+    # Documented bounds (docs/slaf.md): degree 6 on [-2, 2]: max 0.021, rms 0.0072; degree 9 on [-3, 3].
+    m = SLAF(degree=6, basis=basis, init="tanh", range=(-2.0, 2.0), dtype=torch.float64)
+    err = m.fit_error()
+    x = torch.linspace(-2, 2, 1025, dtype=torch.float64)
+    with torch.no_grad():
+        direct = (m(x) - torch.tanh(x)).abs()
+    assert err.max_abs == pytest.approx(direct.max().item(), rel=1e-9)
+    assert err.max_abs < 0.025 and err.rms < 0.008 and err.range == (-2.0, 2.0)
+    assert SLAF(degree=9, basis=basis, init="tanh", dtype=torch.float64).fit_error().max_abs < 0.03
+    # Higher degree fits strictly better; tangent continuation keeps tanh's sign far out.
+    assert SLAF(degree=8, basis=basis, init="tanh", range=(-2.0, 2.0), dtype=torch.float64).fit_error().max_abs < err.max_abs
+
+
+def test_fit_error_against_another_target_and_paper_init_has_none():
+    m = SLAF(degree=4, init="gelu")
+    assert m.fit_error("relu").max_abs > m.fit_error().max_abs
+    with pytest.raises(ValueError, match=r"SLAF: `target` must be a registered activation when init='paper', got 'paper'"):
+        SLAF(init="paper").fit_error()
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 5), (2, 3, 4, 4), (7, 3)])
+def test_per_channel_coefficients_broadcast_on_dim_1(shape):
+    gen = torch.Generator().manual_seed(1)
+    m = SLAF(degree=3, basis="legendre", num_parameters=3, dtype=torch.float64)
+    with torch.no_grad():
+        m.coefficients.add_(0.3 * torch.randn(m.coefficients.shape, generator=gen, dtype=torch.float64))
+    x = torch.randn(shape, generator=gen, dtype=torch.float64)
+    y = m(x)
+    y.pow(2).sum().backward()
+    assert y.shape == x.shape and m.coefficients.grad.shape == (3, 4)
+    for c in range(3):
+        a = m.coefficients[c].detach().clone().requires_grad_()
+        yc = slaf(x[:, c], coefficients=a, basis="legendre", range=(-3.0, 3.0))
+        torch.testing.assert_close(y[:, c], yc, atol=0, rtol=0)
+        yc.pow(2).sum().backward()
+        torch.testing.assert_close(m.coefficients.grad[c], a.grad, atol=1e-12, rtol=1e-12)
+
+
+def test_reset_parameters_is_idempotent_and_paper_init_follows_the_authors():
+    m = actlab.create("slaf(degree=4, init='gelu', num_parameters=3)")
+    fresh = m.coefficients.detach().clone()
+    with torch.no_grad():
+        m.coefficients.mul_(3).add_(1)
+    m.reset_parameters()
+    first = m.coefficients.detach().clone()
+    m.reset_parameters()
+    assert torch.equal(first, m.coefficients) and torch.equal(first, fresh)
+    assert torch.equal(first[0], first[2])  # every channel starts from the same fit
+    torch.manual_seed(0)
+    p = SLAF(degree=4, init="paper", num_parameters=512)
+    assert torch.equal(p.coefficients[:, 0], torch.full((512,), 0.1))
+    assert abs(p.coefficients[:, 1].mean().item() - 1.0) < 0.15 and abs(p.coefficients[:, 2:].std().item() - 1.0) < 0.1
+
+
+def test_slaf_relu_starts_as_exactly_relu_and_fits_the_residual():
+    m = SLAFReLU(degree=5, basis="chebyshev")
+    x = torch.linspace(-6, 6, 1001)
+    assert torch.equal(m(x), torch.relu(x))
+    g = SLAFReLU(degree=5, init="gelu", dtype=torch.float64)
+    grid = torch.linspace(-3, 3, 1025, dtype=torch.float64)
+    with torch.no_grad():
+        direct = (g(grid) - torch.nn.functional.gelu(grid)).abs().max().item()
+    assert g.fit_error().max_abs == pytest.approx(direct, rel=1e-9)
+    # gelu - relu keeps ReLU's kink at 0, so a smooth target is fitted better by plain SLAF.
+    assert SLAF(degree=5, init="gelu", dtype=torch.float64).fit_error().max_abs < g.fit_error().max_abs
+
+
+@pytest.mark.parametrize(
+    "spec",
+    ["slaf(degree=5, basis='chebyshev', num_parameters=2)", "slaf(degree=4, basis='legendre', range=(-1, 2), num_parameters=2)",
+     "slaf(degree=3, range=None, num_parameters=2)", "slaf_relu(degree=4, init='gelu', num_parameters=2)"],
+)
+def test_polynomial_evaluates_equal_to_forward_on_the_range(spec):
+    m = actlab.create(spec).double()
+    with torch.no_grad():
+        m.coefficients.add_(0.2 * torch.randn(m.coefficients.shape, generator=torch.Generator().manual_seed(2), dtype=torch.float64))
+    lo, hi = m.fit_range
+    x = torch.linspace(lo, hi, 301, dtype=torch.float64).unsqueeze(1).expand(301, 2)
+    with torch.no_grad():
+        y = m(x).numpy()
+    polys = m.polynomial()
+    assert len(polys) == 2
+    for c, p in enumerate(polys):
+        assert p.degree() <= m.degree and isinstance(p, np.polynomial.Polynomial)
+        expected = p(x[:, c].numpy()) + (np.maximum(x[:, c].numpy(), 0) if isinstance(m, SLAFReLU) else 0)
+        np.testing.assert_allclose(y[:, c], expected, atol=1e-10, rtol=1e-10)
+    text = m.formula(channel=1)
+    assert " x" in text and (text.startswith("relu(x) + ") == isinstance(m, SLAFReLU))
+
+
+def test_tangent_continuation_keeps_high_degrees_linear_outside_the_range():
+    gen = torch.Generator().manual_seed(3)
+    m = SLAF(degree=10, basis="chebyshev", init="paper", range=(-2.0, 2.0), dtype=torch.float64)
+    with torch.no_grad():
+        m.coefficients.copy_(torch.randn(1, 11, generator=gen, dtype=torch.float64))
+    x = torch.tensor([-1e6, -2 - 1e-9, -2.0, -2 + 1e-9, 2 - 1e-9, 2.0, 2 + 1e-9, 1e6], dtype=torch.float64, requires_grad=True)
+    y = m(x)
+    (dy,) = torch.autograd.grad(y.sum(), x)
+    assert torch.isfinite(y).all() and torch.isfinite(dy).all()
+    torch.testing.assert_close(y[1:4], y[2].expand(3), atol=1e-6, rtol=0)  # continuous at the ends
+    torch.testing.assert_close(y[4:7], y[5].expand(3), atol=1e-6, rtol=0)
+    torch.testing.assert_close(dy[1:4], dy[2].expand(3), atol=1e-6, rtol=1e-9)  # and so is the slope
+    torch.testing.assert_close(dy[[0, 7]], dy[[1, 6]], atol=0, rtol=1e-12)  # constant slope beyond
+    # The unguarded paper form explodes as |x|^K instead.
+    bare = SLAF(degree=10, range=None, init="paper", dtype=torch.float64)
+    assert bare(torch.tensor([1e40], dtype=torch.float64)).abs().item() > 1e300
+
+
+def test_functional_validates_its_arguments():
+    x = torch.zeros(3)
+    with pytest.raises(TypeError, match=r"^slaf: `coefficients` must be of type Tensor, got 'list \[1.0, 2.0\]'$"):
+        slaf(x, coefficients=[1.0, 2.0])
+    with pytest.raises(ValueError, match=r"^slaf_relu: `basis` must be one of .*did you mean 'legendre'.*got 'legendr'$"):
+        slaf_relu(x, coefficients=torch.ones(2), basis="legendr")
+    with pytest.raises(ValueError, match=r"`coefficients` must be a tensor with the K \+ 1 coefficients on its last dim, got \(\)"):
+        slaf(x, coefficients=torch.tensor(1.0))
+
+
+def test_spec_strings_from_the_issue_build():
+    a = actlab.create("slaf(degree=4, init='gelu')")
+    b = actlab.create("slaf(basis='chebyshev', degree=6, range=(-3, 3))")
+    assert (a.degree, a.init, b.basis, b.range) == (4, "gelu", "chebyshev", (-3.0, 3.0))
+    assert actlab.create("slaf(init='leaky_relu(negative_slope=0.2)')").fit_error().max_abs < 0.2
+    assert actlab.get_spec("slaf").family == "learnable" and actlab.get_spec("slaf").learnable
