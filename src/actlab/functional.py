@@ -11,13 +11,13 @@ from actlab.activations.slaf import slaf as slaf
 from actlab.activations.slaf import slaf_relu as slaf_relu
 
 __all__ = [
-    "slaf",
-    "slaf_relu",
     "binary",
     "noisy_hard_sigmoid",
     "noisy_hard_tanh",
     "noisy_input_hard_sigmoid",
     "noisy_input_hard_tanh",
     "quantize",
+    "slaf",
+    "slaf_relu",
     "terelu",
 ]

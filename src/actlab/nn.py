@@ -11,13 +11,13 @@ from actlab.activations.slaf import SLAF as SLAF
 from actlab.activations.slaf import SLAFReLU as SLAFReLU
 
 __all__ = [
-    "SLAF",
-    "SLAFReLU",
     "Binary",
     "NoisyHardSigmoid",
     "NoisyHardTanh",
     "NoisyInputHardSigmoid",
     "NoisyInputHardTanh",
     "Quantize",
+    "SLAF",
+    "SLAFReLU",
     "TERELU",
 ]
