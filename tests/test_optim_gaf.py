@@ -379,3 +379,20 @@ def test_add_param_group_gets_the_defaults():
     opt.add_param_group({"params": m[3].parameters()})
     assert [g["gaf_fn"] for g in opt.param_groups] == ["tanh", "tanh"]
     assert copy.deepcopy(opt.param_groups[1]["gaf_alpha"]) == 0.5
+
+
+def test_group_settings_can_change_between_steps():
+    p = torch.zeros(3, requires_grad=True)
+    opt = GradientActivation(torch.optim.SGD([p], lr=1.0), "atan", alpha=0.3, beta=4.5)
+    g = torch.tensor([-2.0, 1e-3, 5.0])
+    p.grad = g.clone()
+    opt.step()
+    torch.testing.assert_close(p.detach(), -0.3 * torch.atan(4.5 * g))
+    opt.param_groups[0]["gaf_alpha"] = 0.1
+    opt.param_groups[0]["gaf_beta"] = 20.0
+    p.grad = g.clone()
+    opt.step()
+    torch.testing.assert_close(p.detach(), -0.3 * torch.atan(4.5 * g) - 0.1 * torch.atan(20.0 * g))
+    opt.param_groups[0]["gaf_fn"] = "atn"
+    with pytest.raises(ValueError, match="did you mean 'atan'"):
+        opt.step()

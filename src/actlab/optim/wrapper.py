@@ -215,11 +215,14 @@ class GradientActivation(torch.optim.Optimizer):
             self._excluded = {id(p) for p in excluded}
 
     def _group_fn(self, group: dict[str, Any]) -> Resolved:
-        d = self._default
-        if (group["gaf_fn"], group["gaf_alpha"], group["gaf_beta"]) == (d.fn, d.alpha, d.beta):
-            return d  # checked once in __init__
-        return resolve(f"{type(self).__name__} param group", group["gaf_fn"], group["gaf_alpha"],
-                       group["gaf_beta"], check=self._check)
+        key = (group["gaf_fn"], group["gaf_alpha"], group["gaf_beta"])
+        cache = self.__dict__.setdefault("_resolved", {})
+        # Checked (and warned about) once per distinct setting, not on every step.
+        if key not in cache:
+            d = self._default
+            cache[key] = d if key == (d.fn, d.alpha, d.beta) else resolve(
+                f"{type(self).__name__} param group", *key, check=self._check)
+        return cache[key]
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:  # type: ignore[override]
