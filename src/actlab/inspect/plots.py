@@ -84,7 +84,9 @@ def _plot_saturation(layers: dict[str, list[dict[str, float]]], path: Path) -> P
     for name, rows in layers.items():
         ax.plot([r["epoch"] for r in rows], [r["saturation"] for r in rows], marker="o",
                 label=f"{name} ({rows[0]['activation']})")
-    ax.set(xlabel="epoch", ylabel="fraction of units saturated", title="Saturation per layer", ylim=(0, 1))
+    # No fixed top: a few percent saturated must still be readable.
+    ax.set(xlabel="epoch", ylabel="fraction of units saturated", title="Saturation per layer")
+    ax.set_ylim(bottom=0)
     ax.legend(fontsize="small")
     return _save(fig, path)
 
