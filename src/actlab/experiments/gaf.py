@@ -34,7 +34,9 @@ CLAIM = ("Applying a bounded, odd, increasing g (alpha*atan(beta*x)) to gradient
          "and gives faster convergence and better accuracy than the bare optimizer.")
 
 GAF_SETTINGS = {"sgd": {"alpha": 0.3, "beta": 4.5}, "adam": {"alpha": 0.1, "beta": 15.0}}
-LR_GRIDS = {"sgd": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1], "adam": [1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1]}
+# Factor-2 grids: with coarser ones the comparison mostly measures where the grid points fall
+# (near the stability edge a slope-1.35 g behaves like a 1.35x larger learning rate).
+LR_GRIDS = {"sgd": [1e-4 * 2**k for k in range(8)], "adam": [1e-3 * 2**k for k in range(10)]}
 
 
 def _make(kind: str, params, lr: float, gaf: bool) -> torch.optim.Optimizer:
@@ -214,9 +216,11 @@ def _report(cond: dict[str, Any], clf: dict[str, Any], cfg: dict[str, Any]) -> s
         if key.endswith("/bare"):
             b, g = cond[key], cond[key[:-4] + "gaf"]
             bs, gs = [np.nanmean([h for h in r["steps_to_tol"] if math.isfinite(h)] or [np.inf]) for r in (b, g)]
-            verdict = "faster" if gs < bs else "not faster"
+            verdict = "faster" if gs < bs else ("not faster" if math.isfinite(bs) else "neither reaches it")
+            lower = "lower" if g["final_loss_mean"] < b["final_loss_mean"] else "higher"
             lines.append(f"- {b['problem']} / {b['optimizer']}: GAF {verdict} to tolerance "
-                         f"({gs:.0f} vs {bs:.0f} steps, each at its best LR).")
+                         f"({gs:.0f} vs {bs:.0f} steps, each at its best LR); final loss {lower} "
+                         f"({g['final_loss_mean']:.2e} vs {b['final_loss_mean']:.2e}).")
     for key in clf:
         if key.endswith("/bare"):
             b, g = clf[key], clf[key[:-4] + "gaf"]
