@@ -24,6 +24,10 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], Any]) -> 
     os.close(fd)
     try:
         write(Path(tmp))
+        # mkstemp creates 0600; give the result the mode an ordinary open() would (0666 & ~umask).
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
