@@ -14,6 +14,7 @@ from rich.table import Table
 from actlab.cli import harness
 from actlab.cli import inspect as inspect_cli
 from actlab.cli import gaf as gaf_cli
+from actlab.cli import constraints as constraints_cli
 
 app = typer.Typer(
     name="actlab",
@@ -64,16 +65,23 @@ def list_cmd(
 
 @app.command("plot")
 def plot_cmd(
-    names: Annotated[list[str], typer.Argument(help="names or spec strings, e.g. \"terelu(mu=2.0)\"")],
+    names: Annotated[Optional[list[str]], typer.Argument(help="names or spec strings, e.g. \"terelu(mu=2.0)\"")] = None,
     out: Annotated[Path, typer.Option(help="PNG file to write")] = Path("activations.png"),
     xmin: float = -5.0,
     xmax: float = 5.0,
+    state_dict: Annotated[Optional[Path], typer.Option("--state-dict", help="draw the learned activations (SLAF) saved in this model state_dict file")] = None,
+    key: Annotated[Optional[str], typer.Option(help="with --state-dict: one activation's module prefix, e.g. net.2")] = None,
 ) -> None:
     """Draw activations and their derivatives on one figure (stochastic: eval curve + noise band)."""
-    from actlab.plotting import plot_activations
+    from actlab.plotting import plot_activations, plot_state_dict_activations
 
     try:
-        path = plot_activations(names, out, xlim=(xmin, xmax))
+        if state_dict is not None:
+            path = plot_state_dict_activations(state_dict, out, key=key, xlim=(xmin, xmax))
+        elif not names:
+            raise ValueError("plot: give activation names or --state-dict FILE")
+        else:
+            path = plot_activations(names, out, xlim=(xmin, xmax))
     except (ValueError, TypeError) as exc:
         raise _fail(exc) from None
     console.print(f"wrote {path}")
@@ -151,6 +159,7 @@ def demo_cmd(
 harness.register(app)
 inspect_cli.register(app)
 gaf_cli.register(app)
+constraints_cli.register(app)
 
 
 def main() -> None:

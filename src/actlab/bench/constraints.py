@@ -1,0 +1,125 @@
+"""Inference time of constraint layers against projecting an unconstrained network's output.
+
+For each case (output dimension ``d``, ``m`` constraints) a random cone ``A z <= 0`` with a
+nonempty interior is drawn (Gaussian rows, each flipped so the all-ones direction is strictly
+feasible). Three ways to map a batch of features to feasible outputs are timed (medians):
+
+* ``layer``: `ConeLayer` (a Linear to the generator weights, then two matrix products);
+* ``admm``: an unconstrained ``nn.Linear`` followed by `project` (batched torch solver);
+* ``cvxpy``: the same Linear followed by `project(..., method="cvxpy")` with OSQP at tolerance
+  1e-6, one QP per sample as in the paper; timed on ``cvxpy_samples`` samples and scaled to the
+  batch (per-sample cost does not depend on the batch).
+
+The time of the double description method itself (``vrep_ms``) is recorded too. Set
+``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` before Python starts (docs/BENCHMARKS.md).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils import benchmark
+
+from actlab._validation import check_int
+from actlab.constraints import ConeLayer, max_violation, project, v_representation
+
+__all__ = ["DEFAULT_CASES", "ConstraintTiming", "bench_constraints", "random_cone"]
+
+#: (d, m) pairs whose double description stays fast (m > d explodes combinatorially: d=16,
+#: m=32 has ~68k extreme rays and takes ~2 minutes).
+DEFAULT_CASES: tuple[tuple[int, int], ...] = ((8, 16), (16, 8), (16, 16), (16, 20), (64, 16), (64, 64), (256, 64))
+
+
+@dataclass(frozen=True)
+class ConstraintTiming:
+    """Median milliseconds per batch of one case, and the speed-ups of the layer."""
+
+    d: int
+    m: int
+    batch: int
+    n_generators: int
+    vrep_ms: float
+    layer_ms: float
+    linear_ms: float
+    admm_ms: float
+    cvxpy_ms: float
+    layer_max_violation: float
+    admm_max_violation: float
+
+    @property
+    def speedup_vs_cvxpy(self) -> float:
+        return self.cvxpy_ms / self.layer_ms
+
+    @property
+    def speedup_vs_admm(self) -> float:
+        return self.admm_ms / self.layer_ms
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "speedup_vs_cvxpy": self.speedup_vs_cvxpy, "speedup_vs_admm": self.speedup_vs_admm}
+
+
+def random_cone(d: int, m: int, seed: int = 0) -> np.ndarray:
+    """``(m, d)`` Gaussian rows flipped so that ``A 1 < 0``: a cone with a nonempty interior."""
+    rng = np.random.default_rng(seed)
+    G = rng.standard_normal((m, d))
+    s = np.sign(G @ np.ones(d))
+    s[s == 0] = 1.0
+    return -G * s[:, None]
+
+
+def _median_ms(stmt: Callable[[], object], min_run_time: float) -> float:
+    stmt()
+    timer = benchmark.Timer(stmt="stmt()", globals={"stmt": stmt}, num_threads=torch.get_num_threads())
+    return timer.blocked_autorange(min_run_time=min_run_time).median * 1e3
+
+
+def bench_constraints(cases: Sequence[tuple[int, int]] = DEFAULT_CASES, *, batch: int = 256, in_features: int = 64,
+                      cvxpy_samples: int = 16, min_run_time: float = 0.5,
+                      progress: Callable[[str], None] | None = None) -> list[ConstraintTiming]:
+    """Time constraint layers against projection baselines, one `ConstraintTiming` per case.
+
+    Args:
+        cases: ``(d, m)`` pairs: output dimension and number of constraints.
+        batch: samples per batch. in_features: width of the features fed to the last layer.
+        cvxpy_samples: samples solved by cvxpy to estimate its per-batch time.
+        min_run_time: seconds of repeats per median.
+        progress: called with a label before each case.
+    """
+    owner = "bench_constraints"
+    check_int(owner, "batch", batch, ">=", 1)
+    check_int(owner, "in_features", in_features, ">=", 1)
+    check_int(owner, "cvxpy_samples", cvxpy_samples, ">=", 1)
+    out = []
+    for d, m in cases:
+        check_int(owner, "d", d, ">=", 1)
+        check_int(owner, "m", m, ">=", 1)
+        if progress:
+            progress(f"d={d}, m={m}")
+        A = random_cone(d, m)
+        reps = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            v_representation(A)
+            reps.append(time.perf_counter() - t0)
+        torch.manual_seed(0)
+        layer = ConeLayer(in_features, A).eval()
+        linear = nn.Linear(in_features, d).eval()
+        x = torch.randn(batch, in_features)
+        with torch.no_grad():
+            layer_ms = _median_ms(lambda: layer(x), min_run_time)
+            linear_ms = _median_ms(lambda: linear(x), min_run_time)
+            admm_ms = _median_ms(lambda: project(linear(x), A), min_run_time)
+            xs = x[:cvxpy_samples]
+            t0 = time.perf_counter()
+            project(linear(xs), A, method="cvxpy", tol=1e-6)
+            cvxpy_ms = (time.perf_counter() - t0) * 1e3 * batch / len(xs)
+            layer_viol = float(max_violation(layer(x), A, relative=True).max())
+            admm_viol = float(max_violation(project(linear(x), A), A, relative=True).max())
+        out.append(ConstraintTiming(d, m, batch, layer.n_generators, float(np.median(reps)) * 1e3, layer_ms,
+                                    linear_ms, admm_ms, cvxpy_ms, layer_viol, admm_viol))
+    return out

@@ -1,0 +1,72 @@
+"""`actlab bench-constraints`: constraint layers vs projecting an unconstrained network's output."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _parse_case(text: str) -> tuple[int, int]:
+    try:
+        d, m = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise typer.BadParameter(f"`case` must be DxM such as 16x8, got {text!r}") from None
+    return d, m
+
+
+def bench_constraints_cmd(
+    cases: Annotated[list[str], typer.Argument(help="DxM cases (output dim x constraints), e.g. 16x8 64x64")] = None,  # type: ignore[assignment]
+    batch: Annotated[int, typer.Option(help="samples per batch")] = 256,
+    cvxpy_samples: Annotated[int, typer.Option(help="samples solved by cvxpy/OSQP to estimate its batch time")] = 16,
+    min_run_time: Annotated[float, typer.Option(help="seconds of repeats per median")] = 0.5,
+    as_json: Annotated[bool, typer.Option("--json", help="print only JSON")] = False,
+    markdown: Annotated[bool, typer.Option("--markdown", help="print a Markdown table")] = False,
+) -> None:
+    """Median inference ms per batch: ConeLayer vs Linear + batched projection vs Linear + OSQP per sample."""
+    import torch
+
+    from actlab.bench.constraints import DEFAULT_CASES, bench_constraints
+    from actlab.bench.ops import malloc_tuned
+
+    if not (as_json or malloc_tuned()):
+        err_console.print("[yellow]note:[/] MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ unset: "
+                          "timings include page faults (see docs/BENCHMARKS.md)")
+    parsed = [_parse_case(c) for c in cases] if cases else list(DEFAULT_CASES)
+    try:
+        results = bench_constraints(parsed, batch=batch, cvxpy_samples=cvxpy_samples, min_run_time=min_run_time)
+    except (ValueError, TypeError) as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(code=2) from None
+    if as_json:
+        typer.echo(json.dumps([r.to_dict() for r in results], indent=2))
+        return
+    cols = ("d", "m", "generators", "V-rep ms", "layer ms", "Linear ms", "Linear+ADMM ms", "Linear+OSQP ms",
+            "vs OSQP", "vs ADMM", "layer viol (rel)")
+    rows = [(str(r.d), str(r.m), str(r.n_generators), f"{r.vrep_ms:.1f}", f"{r.layer_ms:.3f}", f"{r.linear_ms:.3f}",
+             f"{r.admm_ms:.2f}", f"{r.cvxpy_ms:.0f}", f"{r.speedup_vs_cvxpy:.0f}x", f"{r.speedup_vs_admm:.0f}x",
+             f"{r.layer_max_violation:.1e}") for r in results]
+    header = f"batch={batch}, float32, threads={torch.get_num_threads()}, torch {torch.__version__}"
+    if markdown:
+        typer.echo(header + "\n")
+        typer.echo("| " + " | ".join(cols) + " |")
+        typer.echo("|" + "---|" * len(cols))
+        for row in rows:
+            typer.echo("| " + " | ".join(row) + " |")
+        return
+    table = Table(title=header, header_style="bold")
+    for col in cols:
+        table.add_column(col, justify="right")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("bench-constraints")(bench_constraints_cmd)
