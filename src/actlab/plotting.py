@@ -11,7 +11,7 @@ import torch
 from actlab._io import atomic_write
 from actlab.registry import ACTIVATIONS, create
 
-__all__ = ["activation_curves", "plot_activations"]
+__all__ = ["activation_curves", "plot_activations", "plot_state_dict_activations"]
 
 
 def activation_curves(
@@ -66,6 +66,60 @@ def plot_activations(
         ax.set_xlabel("x")
         ax.axhline(0, color="0.7", lw=0.6)
         ax.axvline(0, color="0.7", lw=0.6)
+        ax.grid(alpha=0.3)
+    ax_f.legend(fontsize=8)
+    path = atomic_write(out, lambda p: fig.savefig(p, dpi=120))
+    plt.close(fig)
+    return path
+
+
+def plot_state_dict_activations(
+    state_dict: str | os.PathLike[str] | dict,
+    out: str | os.PathLike[str],
+    *,
+    key: str | None = None,
+    xlim: tuple[float, float] = (-5.0, 5.0),
+) -> Path:
+    """Draw the learned activations (SLAF) saved in a model's state_dict: one line per channel.
+
+    Args:
+        state_dict: a file written by ``torch.save(model.state_dict(), ...)`` or the dict itself.
+        out: PNG file to write.
+        key: module prefix of one activation (e.g. ``"net.2"``); ``None`` draws every SLAF found.
+        xlim: x interval.
+
+    Raises:
+        ValueError: no learned activation in the state_dict, or none under ``key``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from actlab.activations.slaf import SLAF, slaf_prefixes
+
+    state = torch.load(state_dict, map_location="cpu", weights_only=True) if not isinstance(state_dict, dict) else state_dict
+    prefixes = slaf_prefixes(state) if key is None else [key]
+    if not prefixes:
+        raise ValueError("plot_state_dict_activations: `state_dict` must hold a learned activation (SLAF), got none")
+    modules = {p: SLAF.from_state_dict(state, p).double().eval() for p in prefixes}  # fail before drawing
+    x = torch.linspace(*xlim, 801, dtype=torch.float64)
+    fig, (ax_f, ax_d) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    for i, (prefix, m) in enumerate(modules.items()):
+        xs = x.unsqueeze(1).expand(-1, m.num_parameters).clone().requires_grad_(True)
+        y = m(xs)
+        (dy,) = torch.autograd.grad(y.sum(), xs)
+        lw, alpha = (1.6, 1.0) if m.num_parameters == 1 else (0.6, 0.6)
+        for c in range(m.num_parameters):
+            label = f"{prefix or 'activation'} ({m.num_parameters} ch.)" if c == 0 else None
+            ax_f.plot(x, y[:, c].detach(), color=f"C{i}", lw=lw, alpha=alpha, label=label)
+            ax_d.plot(x, dy[:, c], color=f"C{i}", lw=lw, alpha=alpha)
+        if m.range is not None:
+            for ax in (ax_f, ax_d):
+                ax.axvspan(*m.range, color="0.94", zorder=0)
+    for ax, title in ((ax_f, "learned f(x)  (shaded: the polynomial's range)"), (ax_d, "f'(x)")):
+        ax.set_title(title)
+        ax.set_xlabel("x")
         ax.grid(alpha=0.3)
     ax_f.legend(fontsize=8)
     path = atomic_write(out, lambda p: fig.savefig(p, dpi=120))

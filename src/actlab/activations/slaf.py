@@ -22,7 +22,7 @@ from actlab.activations.slaf_basis import BASES, FIT_POINTS, FitError, basis_cla
 from actlab.activations.slaf_basis import target_values as _target_values
 from actlab.registry import ACTIVATIONS, ActivationSpec, register
 
-__all__ = ["SLAF", "SLAFReLU", "slaf", "slaf_relu"]
+__all__ = ["SLAF", "SLAFReLU", "slaf", "slaf_prefixes", "slaf_relu"]
 
 _SLAF_PAPER = "Goyal, Goyal, Lall, 'Learning activation functions: a new paradigm ...', 2019, arXiv:1906.09529"
 # Where `init` is fitted when the monomial basis runs without a declared range (range=None).
@@ -128,9 +128,13 @@ def _slaf_backward(
         grad_x = (g * dy).to(x.dtype)
     grad_c = None
     if coef_shape is not None:
+        # One reduction per coefficient over the same loop: Inductor fuses them into one kernel.
+        # (Reducing a stacked (..., K + 1) tensor instead ran ~40x slower at 16M elements.)
         ext = t - tc
-        s = torch.stack([phi[k] + dphi[k] * ext if clamp else phi[k] for k in range(n)], dim=-1)
-        grad_c = (g.unsqueeze(-1) * s).sum_to_size(coef_shape).to(coef.dtype)
+        grad_c = torch.stack(
+            [(g * (phi[k] + dphi[k] * ext if clamp else phi[k])).sum_to_size(coef_shape[:-1]) for k in range(n)],
+            dim=-1,
+        ).to(coef.dtype)
     return grad_x, grad_c
 
 
@@ -362,6 +366,37 @@ class SLAF(nn.Module):
         where = "" if self.range is None else f"  (on [{self.range[0]:g}, {self.range[1]:g}], tangent lines outside)"
         return ("relu(x) + " if self._relu else "") + text + where
 
+    def get_extra_state(self) -> dict:
+        # The hyperparameters travel with the coefficients, so a saved state_dict alone can be
+        # rebuilt and drawn (`from_state_dict`, `actlab plot --state-dict`).
+        return {"kind": type(self).__name__, "degree": self.degree, "basis": self.basis, "init": self.init,
+                "range": self.range}
+
+    def set_extra_state(self, state: dict) -> None:
+        mine = self.get_extra_state()
+        diff = {k: (state.get(k), v) for k, v in mine.items() if k != "init" and state.get(k) != v}
+        if diff:
+            saved = {k: v[0] for k, v in diff.items()}
+            fail(type(self).__name__, "state_dict", f"saved with this module's {', '.join(diff)}", saved)
+
+    @staticmethod
+    def from_state_dict(state: dict[str, Tensor], prefix: str = "") -> SLAF:
+        """Rebuild the `SLAF` / `SLAFReLU` saved under ``prefix`` (e.g. ``"net.2"``) in a model's state_dict.
+
+        Raises:
+            ValueError: no SLAF state under ``prefix`` (the message lists the prefixes there are).
+        """
+        key = f"{prefix}." if prefix else ""
+        extra = state.get(f"{key}_extra_state")
+        if not isinstance(extra, dict) or extra.get("kind") not in ("SLAF", "SLAFReLU"):
+            found = ", ".join(repr(p) for p in slaf_prefixes(state)) or "none"
+            fail("SLAF.from_state_dict", "prefix", f"the prefix of a saved SLAF (found: {found})", prefix)
+        cls = SLAFReLU if extra["kind"] == "SLAFReLU" else SLAF
+        coef = state[f"{key}coefficients"]
+        module = cls(extra["degree"], extra["basis"], extra["init"], extra["range"], coef.shape[0], dtype=coef.dtype)
+        module.load_state_dict({"coefficients": coef, "_extra_state": extra})
+        return module
+
     def extra_repr(self) -> str:
         return (
             f"degree={self.degree}, basis={self.basis}, init={self.init}, range={self.range}, "
@@ -385,6 +420,16 @@ class SLAFReLU(SLAF):
 
     def forward(self, x: Tensor, /) -> Tensor:
         return _apply(x, channel_view(self.coefficients, x), self.basis, self.range, True)
+
+
+def slaf_prefixes(state: dict[str, object]) -> list[str]:
+    """The module prefixes of every `SLAF` / `SLAFReLU` saved in a state_dict, in order."""
+    suffix = "_extra_state"
+    return [
+        k[: -len(suffix)].rstrip(".")
+        for k, v in state.items()
+        if k.endswith(suffix) and isinstance(v, dict) and v.get("kind") in ("SLAF", "SLAFReLU")
+    ]
 
 
 register(
