@@ -8,13 +8,14 @@ before Python starts (see docs/BENCHMARKS.md).
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import torch
 from torch.utils import benchmark
 
-from actlab._validation import check_bound, check_choice
+from actlab._validation import check_bound, check_choice, check_int
 from actlab.optim import GradientActivation
 from actlab.optim.functions import resolve
 from actlab.optim.wrapper import PLACEMENTS
@@ -68,11 +69,12 @@ def _median_ms(step: Callable[[], object], min_run_time: float) -> float:
 
 def bench_optim(optimizers: Sequence[str] = ("sgd_momentum", "adam"), *, fn: str = "atan",
                 placements: Sequence[str] = ("grad",), min_run_time: float = 2.0, seed: int = 0,
-                shapes: Sequence[tuple[int, ...]] | None = None,
+                shapes: Sequence[tuple[int, ...]] | None = None, rounds: int = 3,
                 progress: Callable[[str], None] | None = None) -> list[StepTiming]:
     """Time ``opt.step()`` bare and wrapped in `GradientActivation` on ResNet-18-shaped parameters.
 
-    Bare and wrapped runs alternate per optimizer so that load from other processes affects both.
+    Bare and wrapped runs alternate for ``rounds`` rounds and each figure is the median over
+    rounds, so that load from other processes (and first-touch effects) affect both alike.
 
     Args:
         optimizers: keys of `OPTIMIZERS`.
@@ -81,10 +83,12 @@ def bench_optim(optimizers: Sequence[str] = ("sgd_momentum", "adam"), *, fn: str
         min_run_time: seconds of repeats per median.
         seed: seeds the parameters and gradients.
         shapes: parameter shapes (default `resnet18_shapes`).
+        rounds: alternating bare/wrapped rounds.
     """
     for name in optimizers:
         check_choice("bench_optim", "optimizers", name, list(OPTIMIZERS))
     check_bound("bench_optim", "min_run_time", min_run_time, ">", 0)
+    check_int("bench_optim", "rounds", rounds, ">=", 1)
     resolve("bench_optim", fn, None, None)  # fail before minutes of timing, not after
     for placement in placements:
         check_choice("bench_optim", "placements", placement, PLACEMENTS)
@@ -101,13 +105,15 @@ def bench_optim(optimizers: Sequence[str] = ("sgd_momentum", "adam"), *, fn: str
                 p.grad = g.clone()
             return opt.step
 
-        if progress:
-            progress(f"{name} bare")
-        bare = _median_ms(run(OPTIMIZERS[name](params)), min_run_time)
-        for placement in placements:
+        bare_opt = OPTIMIZERS[name](params)
+        wrapped = {pl: GradientActivation(OPTIMIZERS[name](params), fn, placement=pl) for pl in placements}
+        times: dict[str, list[float]] = {"bare": [], **{pl: [] for pl in placements}}
+        for r in range(rounds):
             if progress:
-                progress(f"{name} {fn} ({placement})")
-            wrapped = GradientActivation(OPTIMIZERS[name](params), fn, placement=placement)
-            gaf = _median_ms(run(wrapped), min_run_time)
-            results.append(StepTiming(name, fn, placement, numel, bare, gaf))
+                progress(f"{name} round {r + 1}/{rounds}")
+            times["bare"].append(_median_ms(run(bare_opt), min_run_time))
+            for pl in placements:
+                times[pl].append(_median_ms(run(wrapped[pl]), min_run_time))
+        bare = statistics.median(times["bare"])
+        results += [StepTiming(name, fn, pl, numel, bare, statistics.median(times[pl])) for pl in placements]
     return results
