@@ -92,7 +92,7 @@ def noise_std(delta: Tensor, p: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def direction(x: Tensor, alpha: float) -> Tensor:
-    r"""The paper's :math:`d(x) = -\mathrm{sgn}(x)\,\mathrm{sgn}(1 - \alpha)`, with sgn(0) := 1 at ``alpha = 1``.
+    r"""The paper's :math:`d(x) = -\mathrm{sgn}(x)\,\mathrm{sgn}(1 - \alpha)`, taking sgn(1 - alpha) := 1 at ``alpha = 1``.
 
     Read literally, ``alpha = 1`` gives ``d = 0`` (no noise at all); we take the ``alpha < 1``
     branch there, which points half-normal noise into the range of ``h``.
@@ -118,7 +118,8 @@ def check_p(owner: str, p: float | Tensor, x: Tensor) -> None:
 
 
 def check_channels(owner: str, num_parameters: int, x: Tensor) -> None:
-    if num_parameters > 1 and (x.dim() < 2 or x.shape[1] != num_parameters):
+    # Channels at dim 1, or dim 0 of a 1-D input (as `channel_view` and `torch.nn.PReLU` do).
+    if num_parameters > 1 and (x.dim() == 0 or x.shape[min(1, x.dim() - 1)] != num_parameters):
         got = tuple(x.shape)
         fail(owner, "input", f"of shape (N, {num_parameters}, *) for num_parameters={num_parameters}", got)
 
