@@ -34,6 +34,15 @@ def test_fast_path_matches_autograd_of_the_formula(numel, dtype):
     torch.testing.assert_close(ba.grad, bb.grad, atol=tol["atol"] * numel, rtol=1e-4 if dtype is torch.float32 else 1e-10)
 
 
+def test_fused_path_with_per_channel_module_and_non_leaf_input():
+    # A per-channel beta reaches the kernel as a view (non-leaf); the input has history too.
+    m = actlab.create("terelu(num_parameters=8)")
+    w = torch.randn(8, requires_grad=True)
+    x = torch.randn(FUSE_MIN_NUMEL // 8 * 2, 8, 1) * w.view(1, 8, 1)
+    m(x).sum().backward()
+    assert m.beta.grad is not None and m.beta.grad.shape == (8,) and w.grad is not None
+
+
 def test_saves_only_the_input_for_backward():
     from actlab.bench.ops import saved_tensor_bytes
 

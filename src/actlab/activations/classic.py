@@ -91,7 +91,9 @@ class _TERELUFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(x: Tensor, alpha: float, mu: float, beta: float | Tensor) -> Tensor:
-        return _terelu_forward(x, alpha, mu, beta)
+        # Detached views: the fused kernel must compile an inference graph, not trace autograd
+        # history (a non-leaf `beta`, e.g. a per-channel view, would make Dynamo read `.grad`).
+        return _terelu_forward(x.detach(), alpha, mu, beta.detach() if isinstance(beta, Tensor) else beta)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
@@ -108,7 +110,9 @@ class _TERELUFunction(torch.autograd.Function):
         x, *rest = ctx.saved_tensors
         beta = rest[0] if rest else ctx.beta
         beta_shape = tuple(beta.shape) if rest and ctx.needs_input_grad[3] else None
-        grad_x, grad_beta = _terelu_backward(g, x, ctx.alpha, ctx.mu, beta, beta_shape)
+        if isinstance(beta, Tensor):
+            beta = beta.detach()
+        grad_x, grad_beta = _terelu_backward(g.detach(), x.detach(), ctx.alpha, ctx.mu, beta, beta_shape)
         return grad_x, None, None, grad_beta
 
 
