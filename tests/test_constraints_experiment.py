@@ -63,11 +63,13 @@ def test_experiment_writes_its_files(tmp_path, monkeypatch):
 def test_bench_records_and_cli():
     A = random_cone(5, 4)
     assert (A @ np.ones(5) < 0).all()  # the all-ones direction is interior
-    (r,) = bench_constraints([(5, 4)], batch=8, cvxpy_samples=2, min_run_time=0.01)
+    before = torch.get_num_threads()
+    (r,) = bench_constraints([(5, 4)], batch=8, cvxpy_samples=2, min_run_time=0.01, threads=1)
+    assert torch.get_num_threads() == before
     assert r.n_generators == 5 and r.layer_max_violation <= 1e-6 and r.admm_max_violation <= 1e-6
     assert r.speedup_vs_cvxpy == r.cvxpy_ms / r.layer_ms
     out = CliRunner().invoke(app, ["bench-constraints", "4x3", "--batch", "8", "--cvxpy-samples", "2",
-                                   "--min-run-time", "0.01", "--json"])
+                                   "--min-run-time", "0.01", "--threads", "1", "--json"])
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)[0]["m"] == 3
     bad = CliRunner().invoke(app, ["bench-constraints", "4by3"])

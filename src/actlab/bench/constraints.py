@@ -79,7 +79,7 @@ def _median_ms(stmt: Callable[[], object], min_run_time: float) -> float:
 
 
 def bench_constraints(cases: Sequence[tuple[int, int]] = DEFAULT_CASES, *, batch: int = 256, in_features: int = 64,
-                      cvxpy_samples: int = 16, min_run_time: float = 0.5,
+                      cvxpy_samples: int = 16, min_run_time: float = 0.5, threads: int | None = None,
                       progress: Callable[[str], None] | None = None) -> list[ConstraintTiming]:
     """Time constraint layers against projection baselines, one `ConstraintTiming` per case.
 
@@ -88,12 +88,28 @@ def bench_constraints(cases: Sequence[tuple[int, int]] = DEFAULT_CASES, *, batch
         batch: samples per batch. in_features: width of the features fed to the last layer.
         cvxpy_samples: samples solved by cvxpy to estimate its per-batch time.
         min_run_time: seconds of repeats per median.
+        threads: torch threads during the run (restored after); ``None`` keeps the current
+            setting. One thread gives stable medians on a shared machine, where a second thread
+            waiting on a descheduled partner adds ~20 ms stalls to sub-millisecond ops.
         progress: called with a label before each case.
     """
     owner = "bench_constraints"
     check_int(owner, "batch", batch, ">=", 1)
     check_int(owner, "in_features", in_features, ">=", 1)
     check_int(owner, "cvxpy_samples", cvxpy_samples, ">=", 1)
+    if threads is not None:
+        check_int(owner, "threads", threads, ">=", 1)
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return _run(cases, batch, in_features, cvxpy_samples, min_run_time, progress)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run(cases, batch, in_features, cvxpy_samples, min_run_time, progress) -> list[ConstraintTiming]:
+    owner = "bench_constraints"
     out = []
     for d, m in cases:
         check_int(owner, "d", d, ">=", 1)

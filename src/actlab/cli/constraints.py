@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -26,6 +26,7 @@ def bench_constraints_cmd(
     batch: Annotated[int, typer.Option(help="samples per batch")] = 256,
     cvxpy_samples: Annotated[int, typer.Option(help="samples solved by cvxpy/OSQP to estimate its batch time")] = 16,
     min_run_time: Annotated[float, typer.Option(help="seconds of repeats per median")] = 0.5,
+    threads: Annotated[Optional[int], typer.Option(help="torch threads (1 is stable on a shared machine)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print only JSON")] = False,
     markdown: Annotated[bool, typer.Option("--markdown", help="print a Markdown table")] = False,
 ) -> None:
@@ -40,7 +41,8 @@ def bench_constraints_cmd(
                           "timings include page faults (see docs/BENCHMARKS.md)")
     parsed = [_parse_case(c) for c in cases] if cases else list(DEFAULT_CASES)
     try:
-        results = bench_constraints(parsed, batch=batch, cvxpy_samples=cvxpy_samples, min_run_time=min_run_time)
+        results = bench_constraints(parsed, batch=batch, cvxpy_samples=cvxpy_samples, min_run_time=min_run_time,
+                                    threads=threads)
     except (ValueError, TypeError) as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(code=2) from None
@@ -52,7 +54,7 @@ def bench_constraints_cmd(
     rows = [(str(r.d), str(r.m), str(r.n_generators), f"{r.vrep_ms:.1f}", f"{r.layer_ms:.3f}", f"{r.linear_ms:.3f}",
              f"{r.admm_ms:.2f}", f"{r.cvxpy_ms:.0f}", f"{r.speedup_vs_cvxpy:.0f}x", f"{r.speedup_vs_admm:.0f}x",
              f"{r.layer_max_violation:.1e}") for r in results]
-    header = f"batch={batch}, float32, threads={torch.get_num_threads()}, torch {torch.__version__}"
+    header = f"batch={batch}, float32, threads={threads or torch.get_num_threads()}, torch {torch.__version__}"
     if markdown:
         typer.echo(header + "\n")
         typer.echo("| " + " | ".join(cols) + " |")
