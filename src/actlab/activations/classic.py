@@ -110,9 +110,10 @@ class _TERELUFunction(torch.autograd.Function):
         x, *rest = ctx.saved_tensors
         beta = rest[0] if rest else ctx.beta
         beta_shape = tuple(beta.shape) if rest and ctx.needs_input_grad[3] else None
-        if isinstance(beta, Tensor):
-            beta = beta.detach()
-        grad_x, grad_beta = _terelu_backward(g.detach(), x.detach(), ctx.alpha, ctx.mu, beta, beta_shape)
+        if not torch.is_grad_enabled():  # keep the graph for double backward (create_graph=True)
+            g, x = g.detach(), x.detach()
+            beta = beta.detach() if isinstance(beta, Tensor) else beta
+        grad_x, grad_beta = _terelu_backward(g, x, ctx.alpha, ctx.mu, beta, beta_shape)
         return grad_x, None, None, grad_beta
 
 
