@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-console = Console()
-err_console = Console(stderr=True)
+from actlab.cli._common import fail, note_untuned_malloc, print_json, print_table
 
 
 def _parse_case(text: str) -> tuple[int, int]:
@@ -34,20 +30,16 @@ def bench_constraints_cmd(
     import torch
 
     from actlab.bench.constraints import DEFAULT_CASES, bench_constraints
-    from actlab.bench.ops import malloc_tuned
 
-    if not (as_json or malloc_tuned()):
-        err_console.print("[yellow]note:[/] MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ unset: "
-                          "timings include page faults (see docs/BENCHMARKS.md)")
+    note_untuned_malloc(as_json)
     parsed = [_parse_case(c) for c in cases] if cases else list(DEFAULT_CASES)
     try:
         results = bench_constraints(parsed, batch=batch, cvxpy_samples=cvxpy_samples, min_run_time=min_run_time,
                                     threads=threads)
     except (ValueError, TypeError) as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from None
+        raise fail(exc) from None
     if as_json:
-        typer.echo(json.dumps([r.to_dict() for r in results], indent=2))
+        print_json(results)
         return
     cols = ("d", "m", "generators", "V-rep ms", "layer ms", "Linear ms", "Linear+ADMM ms", "Linear+OSQP ms",
             "vs OSQP", "vs ADMM", "layer viol (rel)")
@@ -55,19 +47,7 @@ def bench_constraints_cmd(
              f"{r.admm_ms:.2f}", f"{r.cvxpy_ms:.0f}", f"{r.speedup_vs_cvxpy:.0f}x", f"{r.speedup_vs_admm:.0f}x",
              f"{r.layer_max_violation:.1e}") for r in results]
     header = f"batch={batch}, float32, threads={threads or torch.get_num_threads()}, torch {torch.__version__}"
-    if markdown:
-        typer.echo(header + "\n")
-        typer.echo("| " + " | ".join(cols) + " |")
-        typer.echo("|" + "---|" * len(cols))
-        for row in rows:
-            typer.echo("| " + " | ".join(row) + " |")
-        return
-    table = Table(title=header, header_style="bold")
-    for col in cols:
-        table.add_column(col, justify="right")
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
+    print_table(header, cols, rows, markdown=markdown)
 
 
 def register(app: typer.Typer) -> None:

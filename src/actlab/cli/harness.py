@@ -7,16 +7,9 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-console = Console()
-err_console = Console(stderr=True)
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
+from actlab.cli._common import console, fail
 
 
 def _print_summary(result: Any, title: str) -> None:
@@ -41,7 +34,7 @@ def run_compare(**kwargs: Any) -> Any:
     try:
         return compare(**kwargs)
     except (ValueError, TypeError) as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
 
 
 def demo_acts() -> list[str]:
@@ -83,7 +76,7 @@ def register(app: typer.Typer) -> None:
             config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, optim=optim, schedule=schedule,
                                  patience=patience)
         except (ValueError, TypeError) as exc:
-            raise _fail(exc) from None
+            raise fail(exc) from None
         result = run_compare(task=task, acts=acts, out_dir=out, seeds=seeds, model=model, config=config, path=data,
                              max_train=max_train, jobs=jobs, nproc=nproc, tensorboard=tensorboard,
                              progress=not as_json)
@@ -118,7 +111,7 @@ def register(app: typer.Typer) -> None:
         try:
             result = reproduce(paper, out_dir=out, full=full, seeds=seeds)
         except (ValueError, TypeError) as exc:
-            raise _fail(exc) from None
+            raise fail(exc) from None
         console.print(f"[bold green]{result.name} done:[/] report {result.report}", highlight=False)
 
 

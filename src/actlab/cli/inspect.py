@@ -7,10 +7,8 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
-console = Console()
-err_console = Console(stderr=True)
+from actlab.cli._common import console, err_console, fail
 
 
 def inspect_cmd(
@@ -28,8 +26,7 @@ def inspect_cmd(
     try:
         report = inspect_run(run_dir, out)
     except (FileNotFoundError, ValueError, TypeError) as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from None
+        raise fail(exc) from None
     if as_json:
         typer.echo(json.dumps({"written": [str(p) for p in report.written], "missing": report.missing}, indent=2))
     else:

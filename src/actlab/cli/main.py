@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from actlab.cli import harness
 from actlab.cli import inspect as inspect_cli
 from actlab.cli import gaf as gaf_cli
 from actlab.cli import constraints as constraints_cli
+from actlab.cli._common import console, fail, note_untuned_malloc, print_json, print_table
 
 app = typer.Typer(
     name="actlab",
@@ -23,15 +22,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
-
-
-def _fail(exc: Exception) -> typer.Exit:
-    err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
-
-
 @app.command("list")
 def list_cmd(
     pattern: Annotated[Optional[str], typer.Argument(help="glob over names, e.g. 'noisy_*'")] = None,
@@ -44,7 +34,7 @@ def list_cmd(
     try:
         names = list_activations(pattern, family=family)
     except ValueError as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     rows = [get_spec(n) for n in names]
     if as_json:
         records = [
@@ -52,7 +42,7 @@ def list_cmd(
              "aliases": list(s.aliases), "description": s.description, "paper": s.paper}
             for s in rows
         ]
-        typer.echo(json.dumps(records, indent=2))
+        print_json(records)
         return
     table = Table(title=f"{len(rows)} activations", header_style="bold")
     for col in ("name", "family", "learnable", "stochastic", "description", "paper"):
@@ -83,7 +73,7 @@ def plot_cmd(
         else:
             path = plot_activations(names, out, xlim=(xmin, xmax))
     except (ValueError, TypeError) as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     console.print(f"wrote {path}")
 
 
@@ -104,11 +94,9 @@ def bench_ops_cmd(
     """Median forward and forward+backward time, GB/s and saved bytes, as ratios to torch.relu."""
     import torch
 
-    from actlab.bench.ops import bench_ops, malloc_tuned
+    from actlab.bench.ops import bench_ops
 
-    if not (as_json or malloc_tuned()):
-        err_console.print("[yellow]note:[/] MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ unset: "
-                          "timings include page faults (see docs/BENCHMARKS.md)")
+    note_untuned_malloc(as_json)
     try:
         if as_json:
             results = bench_ops(names, numel=numel, dtype=dtype, compiled=compile, min_run_time=min_run_time)
@@ -118,9 +106,9 @@ def bench_ops_cmd(
                                     min_run_time=min_run_time,
                                     progress=lambda s: status.update(f"benchmarking {s}"))
     except (ValueError, TypeError) as exc:
-        raise _fail(exc) from None
+        raise fail(exc) from None
     if as_json:
-        typer.echo(json.dumps([r.to_dict() for r in results], indent=2))
+        print_json(results)
         return
     cols = ("activation", "fwd ms", "fwd/relu", "fwd+bwd ms", "fwd+bwd/relu", "fwd+bwd GB/s", "saved MiB", "saved/relu")
     rows = [
@@ -131,19 +119,7 @@ def bench_ops_cmd(
     ]
     header = (f"numel={numel}, dtype={dtype}, compile={compile}, threads={torch.get_num_threads()}, "
               f"torch {torch.__version__}")
-    if markdown:
-        typer.echo(header + "\n")
-        typer.echo("| " + " | ".join(cols) + " |")
-        typer.echo("|" + "---|" * len(cols))
-        for row in rows:
-            typer.echo("| " + " | ".join(row) + " |")
-        return
-    table = Table(title=header, header_style="bold")
-    for col in cols:
-        table.add_column(col, justify="left" if col == "activation" else "right")
-    for row in rows:
-        table.add_row(*row)
-    console.print(table)
+    print_table(header, cols, rows, markdown=markdown)
 
 
 @app.command("demo")
