@@ -8,7 +8,6 @@ draws the linear regions of a trained ReLU MLP in a 2-D slice through a test poi
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import torch
