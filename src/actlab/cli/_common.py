@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,8 +13,9 @@ from rich.table import Table
 
 __all__ = ["console", "err_console", "fail", "note_untuned_malloc", "print_json", "print_table"]
 
-console = Console()
-err_console = Console(stderr=True)
+# Off a terminal (logs, CI, `make demo | tee`) rich would wrap tables at 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 132)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 132)
 
 
 def fail(exc: Exception) -> typer.Exit:
