@@ -217,3 +217,13 @@ def test_spec_strings_from_the_issue_build():
     assert (a.degree, a.init, b.basis, b.range) == (4, "gelu", "chebyshev", (-3.0, 3.0))
     assert actlab.create("slaf(init='leaky_relu(negative_slope=0.2)')").fit_error().max_abs < 0.2
     assert actlab.get_spec("slaf").family == "learnable" and actlab.get_spec("slaf").learnable
+
+
+def test_each_configuration_gets_its_own_kernel_and_recompile_budget():
+    from actlab.activations.slaf import _kernel, _slaf_forward
+
+    a = _kernel(_slaf_forward, "chebyshev", 5, True, False)
+    assert _kernel(_slaf_forward, "chebyshev", 5, True, False) is a
+    b = _kernel(_slaf_forward, "legendre", 5, True, False)
+    # Dynamo's cache and recompile limit live on the code object: distinct objects, same code.
+    assert b.unfused.__code__ is not a.unfused.__code__ and b.unfused.__code__ == a.unfused.__code__

@@ -8,7 +8,8 @@ pass. The numpy side (initial fits, closed forms) lives in `slaf_basis.py`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+import types
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -70,7 +71,6 @@ def _scaled(x: Tensor, dtype: torch.dtype, scale: float, shift: float, clamp: bo
     return t, (torch.clamp(t, -1.0, 1.0) if clamp else t)
 
 
-@fused
 def _slaf_forward(x: Tensor, coef: Tensor, basis: str, scale: float, shift: float, clamp: bool, relu: bool) -> Tensor:
     dtype = torch.promote_types(x.dtype, coef.dtype)
     t, tc = _scaled(x, dtype, scale, shift, clamp)
@@ -100,7 +100,6 @@ def _slaf_forward(x: Tensor, coef: Tensor, basis: str, scale: float, shift: floa
     return y
 
 
-@fused
 def _slaf_backward(
     g: Tensor, x: Tensor, coef: Tensor, basis: str, scale: float, shift: float, clamp: bool, relu: bool,
     need_x: bool, coef_shape: tuple[int, ...] | None,
@@ -138,6 +137,26 @@ def _slaf_backward(
     return grad_x, grad_c
 
 
+@functools.cache
+def _kernel(fn: Callable[..., object], *config: object) -> Callable[..., object]:
+    """``fused(fn)`` for one configuration (basis, degree, flags), compiled on its own.
+
+    Dynamo keys its cache and its recompile limit (8) on the code object: one shared kernel for
+    every basis / degree / flag combination in a process ran out of recompiles (and fell back to
+    unfused ops) after a handful of configurations. A copy of the code object per configuration
+    gives each its own budget; only dtypes and ranks vary within one.
+    """
+    del config  # only part of the cache key
+    clone = types.FunctionType(fn.__code__.replace(), fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+    return fused(clone)
+
+
+def _run(fn: Callable[..., object], config: tuple[object, ...], *args: object):
+    if torch.compiler.is_compiling():  # being traced: plain ops, no cache lookups in the graph
+        return fn(*args)
+    return _kernel(fn, *config)(*args)
+
+
 class _SLAFFunction(torch.autograd.Function):
     """SLAF with a fused forward and a hand-derived fused backward that saves only ``x``.
 
@@ -148,7 +167,9 @@ class _SLAFFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(x: Tensor, coef: Tensor, basis: str, scale: float, shift: float, clamp: bool, relu: bool) -> Tensor:
-        return _slaf_forward(x, coef, basis, scale, shift, clamp, relu)
+        # Detached: the kernel's guards would otherwise also split on requires_grad.
+        config = (basis, coef.shape[-1], clamp, relu)
+        return _run(_slaf_forward, config, x.detach(), coef.detach(), basis, scale, shift, clamp, relu)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
@@ -159,8 +180,11 @@ class _SLAFFunction(torch.autograd.Function):
     def backward(ctx, g: Tensor):
         x, coef = ctx.saved_tensors
         coef_shape = tuple(coef.shape) if ctx.needs_input_grad[1] else None
-        grad_x, grad_c = _slaf_backward(
-            g, x, coef, ctx.basis, ctx.scale, ctx.shift, ctx.clamp, ctx.relu, ctx.needs_input_grad[0], coef_shape
+        config = (ctx.basis, coef.shape[-1], ctx.clamp, ctx.relu, ctx.needs_input_grad[:2])
+        if not torch.is_grad_enabled():  # first-order backward; double backward keeps the graph
+            g, x, coef = g.detach(), x.detach(), coef.detach()
+        grad_x, grad_c = _run(
+            _slaf_backward, config, g, x, coef, ctx.basis, ctx.scale, ctx.shift, ctx.clamp, ctx.relu, ctx.needs_input_grad[0], coef_shape
         )
         return grad_x, grad_c, None, None, None, None, None
 
