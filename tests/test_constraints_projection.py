@@ -80,3 +80,16 @@ def test_max_violation_absolute_and_relative():
 def test_bad_projection_arguments_raise(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_narrow_cone_projection_is_exact_not_an_unconverged_iterate():
+    # Regression: on this cone (6 nearly parallel rays) fixed-rho ADMM stopped at max_iter with
+    # violations of 1e-2 and was returned as the projection.
+    rng = np.random.default_rng(69309)
+    d, m = int(rng.integers(1, 7)), int(rng.integers(1, 9))
+    rng.random()
+    A = rng.standard_normal((m, d))
+    x = torch.randn(40, d, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 3
+    z = project(x, A)
+    assert max_violation(z, A).max().item() < 1e-8
+    torch.testing.assert_close(z, project(x, A, method="cvxpy"), atol=1e-5, rtol=0)

@@ -8,8 +8,9 @@ test time) and a tool in its own right:
 
 Two solvers: ``method="cvxpy"`` solves one QP per sample (OSQP with polishing by default, as in
 the paper); ``method="admm"`` solves the whole batch at once in torch (OSQP's splitting with one
-shared factorisation, then a polishing step that solves the equality-constrained projection on
-the detected active set and keeps it wherever the KKT conditions hold).
+shared factorisation and adaptive rho, then a polishing step that solves the equality-constrained
+projection on the detected active set and keeps it wherever the KKT conditions hold). A sample
+that neither converges nor passes that KKT check is solved exactly by the per-sample QP.
 """
 
 from __future__ import annotations
@@ -84,16 +85,23 @@ def _project_cvxpy(x: np.ndarray, A: np.ndarray, b: np.ndarray, solver: str, tol
     return out
 
 
-def _project_admm(x: Tensor, A: Tensor, b: Tensor, tol: float, max_iter: int, rho: float = 1.0) -> Tensor:
-    # Rows scaled to unit norm describe the same set and make rho = 1 a sensible step for any A.
+def _project_admm(x: Tensor, A: Tensor, b: Tensor, tol: float, max_iter: int, rho: float = 1.0) -> tuple[Tensor, Tensor]:
+    """Batched ADMM + polishing; returns the projections and a per-sample "certified" mask.
+
+    rho adapts every 50 iterations to the ratio of primal and dual residuals (as OSQP does):
+    with a fixed rho, narrow cones (nearly parallel rays) need far more than ``max_iter`` steps.
+    """
+    # Rows scaled to unit norm describe the same set and make rho = 1 a sensible start for any A.
     norms = torch.linalg.vector_norm(A, dim=1).clamp_min(torch.finfo(A.dtype).tiny)
     A, b = A / norms[:, None], b / norms
     d = A.shape[1]
-    chol = torch.linalg.cholesky(torch.eye(d, dtype=A.dtype, device=A.device) + rho * A.T @ A)
+    eye_d = torch.eye(d, dtype=A.dtype, device=A.device)
+    chol = torch.linalg.cholesky(eye_d + rho * A.T @ A)
     scale = 1.0 + x.abs().amax(dim=-1, keepdim=True)
     s = torch.minimum(x @ A.T, b)
     u = torch.zeros_like(s)
     z = x
+    primal = dual = torch.full_like(scale, float("inf"))
     for it in range(max_iter):
         rhs = x + rho * (s - u) @ A
         z = torch.cholesky_solve(rhs.unsqueeze(-1), chol).squeeze(-1)
@@ -106,11 +114,20 @@ def _project_admm(x: Tensor, A: Tensor, b: Tensor, tol: float, max_iter: int, rh
             if bool(((primal <= tol * scale) & (dual <= tol * scale)).all()):
                 s = s_new
                 break
+            if it % 50 == 49:
+                ratio = float(torch.sqrt(primal.amax() / dual.amax().clamp_min(1e-300)))
+                if ratio > 5.0 or ratio < 0.2:
+                    new_rho = min(max(rho * ratio, 1e-6), 1e6)
+                    u = u * (rho / new_rho)  # u is the dual scaled by 1/rho
+                    rho = new_rho
+                    chol = torch.linalg.cholesky(eye_d + rho * A.T @ A)
         s = s_new
-    return _polish(x, A, b, z, rho * u, tol * scale)
+    converged = ((primal <= tol * scale) & (dual <= tol * scale)).squeeze(-1)
+    z, certified = _polish(x, A, b, z, rho * u, tol * scale)
+    return z, certified | (converged & ((z @ A.T) <= b + tol * scale).all(-1))
 
 
-def _polish(x: Tensor, A: Tensor, b: Tensor, z: Tensor, y: Tensor, tol: Tensor) -> Tensor:
+def _polish(x: Tensor, A: Tensor, b: Tensor, z: Tensor, y: Tensor, tol: Tensor) -> tuple[Tensor, Tensor]:
     # On the active set S the projection is x - A_S^T y_S with (A_S A_S^T) y_S = A_S x - b_S:
     # solved for every sample at once, masking inactive rows to the identity.
     active = (y > tol) | (z @ A.T >= b - tol)
@@ -122,7 +139,7 @@ def _polish(x: Tensor, A: Tensor, b: Tensor, z: Tensor, y: Tensor, tol: Tensor) 
     y_s = y_s.squeeze(-1)
     z_s = x - y_s @ A
     kkt = (info == 0) & (y_s >= -tol).all(-1) & (z_s @ A.T <= (b + tol)).all(-1) & torch.isfinite(z_s).all(-1)
-    return torch.where(kkt.unsqueeze(-1), z_s, z)
+    return torch.where(kkt.unsqueeze(-1), z_s, z), kkt
 
 
 def project(x: Tensor, A, b=None, /, *, method: str = "admm", tol: float | None = None, max_iter: int = 10_000,
@@ -175,6 +192,12 @@ def project(x: Tensor, A, b=None, /, *, method: str = "admm", tol: float | None 
     else:
         # float64 internally: the factorisation and the polishing solve need the headroom.
         f64 = {"dtype": torch.float64, "device": x.device}
-        out = _project_admm(flat.to(torch.float64), torch.as_tensor(A_np, **f64), torch.as_tensor(b_np, **f64),
-                            tol, max_iter)
+        out, certified = _project_admm(flat.to(torch.float64), torch.as_tensor(A_np, **f64),
+                                       torch.as_tensor(b_np, **f64), tol, max_iter)
+        # Never return an uncertified point: samples that neither converged nor passed the KKT
+        # check of the polishing step are solved exactly, one QP each.
+        bad = (~certified).nonzero().flatten()
+        if len(bad):
+            exact = _project_cvxpy(flat[bad].cpu().double().numpy(), A_np, b_np, solver, tol)
+            out[bad] = torch.as_tensor(exact, device=out.device)
     return out.to(dtype=x.dtype, device=x.device).reshape(x.shape)
