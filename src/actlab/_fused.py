@@ -12,9 +12,10 @@ run the function as plain torch ops: the math is the same function either way.
 from __future__ import annotations
 
 import functools
+import types
 import warnings
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
 
 import torch
 
@@ -27,24 +28,49 @@ F = TypeVar("F", bound=Callable[..., torch.Tensor])
 FUSE_MIN_NUMEL = 1 << 16
 
 
+def _static_key(value: Any) -> Hashable:
+    """What Dynamo would guard on for one argument: tensor dtype/rank/device/grad, literal values.
+
+    Python floats are left out: under ``dynamic=True`` they are symbols, so a new value must not
+    start a new compilation.
+    """
+    if isinstance(value, torch.Tensor):
+        return ("tensor", value.dtype, value.dim(), value.device.type, value.requires_grad)
+    if isinstance(value, float):
+        return ("float",)
+    if isinstance(value, (tuple, list)):
+        return (type(value).__name__, *(_static_key(v) for v in value))
+    return ("value", type(value).__name__, value)
+
+
+def _code_clone(fn: Callable[..., Any]) -> Callable[..., Any]:
+    # Dynamo keys its cache and its recompile limit (8) on the code object; a copy per static
+    # configuration gives each configuration its own entry instead of sharing one budget.
+    return types.FunctionType(fn.__code__.replace(), fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+
+
 def fused(fn: F) -> F:
     """Decorate a pure elementwise function ``fn(x, *args)`` so eager calls on large ``x`` run fused.
 
     Pass hyperparameters as Python floats: dynamic compilation treats them as symbols, so a new
-    value does not trigger a recompile. The first large call compiles (seconds; cached on disk
-    by Inductor afterwards); a failure to compile warns once and falls back to plain torch ops.
+    value does not trigger a recompile. Every other static configuration (tensor dtypes and
+    ranks, grad mode, ints, bools, strings) gets its own compiled copy of ``fn``, so a process
+    that uses many configurations never exhausts Dynamo's per-function recompile limit. The first
+    large call of a configuration compiles (seconds; cached on disk by Inductor afterwards); a
+    failure to compile warns once and falls back to plain torch ops for that configuration.
     """
-    compiled: Callable[..., torch.Tensor] | None = None
+    compiled: dict[Hashable, Callable[..., torch.Tensor]] = {}
 
     @functools.wraps(fn)
     def wrapper(x: torch.Tensor, /, *args, **kwargs) -> torch.Tensor:
-        nonlocal compiled
         if torch.compiler.is_compiling() or x.numel() < FUSE_MIN_NUMEL or x.device.type not in ("cpu", "cuda"):
             return fn(x, *args, **kwargs)
-        if compiled is None:
-            compiled = torch.compile(fn, dynamic=True, fullgraph=True)
+        key = (torch.is_grad_enabled(), _static_key(x), _static_key(args), _static_key(tuple(sorted(kwargs.items()))))
+        kernel = compiled.get(key)
+        if kernel is None:
+            kernel = compiled[key] = torch.compile(_code_clone(fn), dynamic=True, fullgraph=True)
         try:
-            return compiled(x, *args, **kwargs)
+            return kernel(x, *args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - any Inductor/toolchain failure: same math, unfused
             warnings.warn(
                 f"actlab: could not build a fused kernel for {fn.__name__} ({type(exc).__name__}: {exc}); "
@@ -52,7 +78,7 @@ def fused(fn: F) -> F:
                 RuntimeWarning,
                 stacklevel=2,
             )
-            compiled = fn
+            compiled[key] = fn
             return fn(x, *args, **kwargs)
 
     wrapper.unfused = fn  # type: ignore[attr-defined]

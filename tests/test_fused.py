@@ -1,0 +1,40 @@
+"""The fused-kernel wrapper: same values as the plain function, no recompile-limit fallbacks."""
+
+from __future__ import annotations
+
+import torch
+
+from actlab._fused import FUSE_MIN_NUMEL, fused
+
+
+@fused
+def _affine_clip(x, scale: float, offset: float, upper: bool, shape: tuple[int, ...] | None):
+    y = scale * x + offset
+    y = torch.clamp(y, max=1.0) if upper else torch.clamp(y, min=-1.0)
+    return y if shape is None else y.sum_to_size(shape)
+
+
+def test_many_configurations_stay_fused_and_exact():
+    # 3 dtypes x 2 ranks x 2 flags = 12 static configurations, more than Dynamo's per-code-object
+    # recompile limit (8); with warnings as errors a fallback would fail the test.
+    n = FUSE_MIN_NUMEL
+    gen = torch.Generator().manual_seed(0)
+    base = torch.randn(n, generator=gen, dtype=torch.float64)
+    for dtype in (torch.float32, torch.float64, torch.bfloat16):
+        for rank_shape in ((n,), (n // 16, 16)):
+            x = base.to(dtype).view(rank_shape)
+            for upper in (True, False):
+                for scale in (0.5, 2.0):  # floats are symbolic: no new kernel
+                    got = _affine_clip(x, scale, 0.1, upper, None)
+                    want = _affine_clip.unfused(x, scale, 0.1, upper, None)
+                    tol = 1e-2 if dtype is torch.bfloat16 else 0.0
+                    torch.testing.assert_close(got, want, atol=tol, rtol=tol)
+    reduced = _affine_clip(base.view(n // 16, 16), 1.0, 0.0, True, (1, 16))
+    torch.testing.assert_close(reduced, base.clamp(max=1.0).view(n // 16, 16).sum(0, keepdim=True))
+
+
+def test_small_inputs_and_tracing_run_the_plain_function():
+    x = torch.randn(8)
+    torch.testing.assert_close(_affine_clip(x, 1.0, 0.0, True, None), torch.clamp(x, max=1.0))
+    compiled = torch.compile(lambda t: _affine_clip(t, 1.0, 0.0, False, None), fullgraph=True, backend="aot_eager")
+    torch.testing.assert_close(compiled(x), torch.clamp(x, min=-1.0))
