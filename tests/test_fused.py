@@ -38,3 +38,11 @@ def test_small_inputs_and_tracing_run_the_plain_function():
     torch.testing.assert_close(_affine_clip(x, 1.0, 0.0, True, None), torch.clamp(x, max=1.0))
     compiled = torch.compile(lambda t: _affine_clip(t, 1.0, 0.0, False, None), fullgraph=True, backend="aot_eager")
     torch.testing.assert_close(compiled(x), torch.clamp(x, min=-1.0))
+
+
+def test_static_key_of_unhashable_arguments():
+    from actlab._fused import _static_key
+
+    assert _static_key({"a": 1}) == _static_key({"a": 1}) != _static_key({"a": 2})
+    assert _static_key(1.5) == _static_key(2.5)  # floats are symbols: one kernel for all values
+    assert _static_key(torch.zeros(2)) != _static_key(torch.zeros(2, dtype=torch.float64))

@@ -40,6 +40,10 @@ def _static_key(value: Any) -> Hashable:
         return ("float",)
     if isinstance(value, (tuple, list)):
         return (type(value).__name__, *(_static_key(v) for v in value))
+    try:
+        hash(value)
+    except TypeError:  # e.g. a dict of options: Dynamo guards on its contents, so key on them too
+        return ("repr", type(value).__name__, repr(value))
     return ("value", type(value).__name__, value)
 
 
