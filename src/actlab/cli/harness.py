@@ -54,13 +54,15 @@ def register(app: typer.Typer) -> None:
                                                "the first is the baseline")] = "relu,gelu",
         task: Annotated[str, typer.Option(help="mnist1d, digits, adding, copy, npz, folder")] = "mnist1d",
         data: Annotated[Optional[Path], typer.Option(help="the .npz file or image folder (tasks npz, folder)")] = None,
-        model: Annotated[Optional[str], typer.Option(help="mlp, cnn1d, cnn2d, resnet, rnn (default: the task's)")] = None,
+        model: Annotated[Optional[str], typer.Option(
+            help="mlp, cnn1d, cnn2d, resnet, rnn, gated_rnn (the activation in the LSTM gates); default: the task's")] = None,
         seeds: Annotated[int, typer.Option(help="seeds 0..N-1 per activation")] = 3,
         epochs: int = 10,
         batch_size: Annotated[int, typer.Option(help="global batch size")] = 128,
         lr: float = 1e-3,
         optim: Annotated[str, typer.Option(help="sgd, adam, adamw, or e.g. 'sgd+gaf(alpha=0.3,beta=4.5)'")] = "adam",
         schedule: Annotated[str, typer.Option(help="none, cosine, step")] = "none",
+        anneal: Annotated[str, typer.Option(help="noise annealing per epoch: none, linear, cosine, paper")] = "none",
         patience: Annotated[Optional[int], typer.Option(help="early stop after N epochs without a lower test loss")] = None,
         max_train: Annotated[Optional[int], typer.Option(help="use only the first N training samples")] = None,
         out: Annotated[Path, typer.Option(help="run folder; rerunning into it resumes")] = Path("runs/compare"),
@@ -74,7 +76,7 @@ def register(app: typer.Typer) -> None:
 
         try:
             config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, optim=optim, schedule=schedule,
-                                 patience=patience)
+                                 patience=patience, anneal=anneal)
         except (ValueError, TypeError) as exc:
             raise fail(exc) from None
         result = run_compare(task=task, acts=acts, out_dir=out, seeds=seeds, model=model, config=config, path=data,

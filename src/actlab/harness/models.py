@@ -147,14 +147,15 @@ class RecurrentNet(nn.Module):
         return self.head(out[-self.out_steps:]).transpose(0, 1)  # (B, k, C)
 
 
-MODELS = ("mlp", "cnn1d", "cnn2d", "resnet", "rnn")
+MODELS = ("mlp", "cnn1d", "cnn2d", "resnet", "rnn", "gated_rnn")
 
 
 def build_model(name: str, task: Any, act: ActSpec = "relu", **kwargs: Any) -> nn.Module:
     """Build ``name`` for ``task`` (a `Task`: input shape, outputs, output steps) with ``act`` everywhere.
 
     Args:
-        name: one of `MODELS` (or ``None`` for the task's default).
+        name: one of `MODELS` (or ``None`` for the task's default). ``gated_rnn`` is an
+            `actlab.recurrent.LSTM` whose gates use ``act`` (cell and head: tanh).
         task: the `actlab.harness.tasks.Task` the model is for.
         act: an activation spec string, ``None`` (identity) or a zero-argument factory.
         **kwargs: model options (``hidden``, ``channels``, ``norm``, ``width``, ``rnn_cls``, ...).
@@ -165,7 +166,7 @@ def build_model(name: str, task: Any, act: ActSpec = "relu", **kwargs: Any) -> n
     name = name or task.default_model
     check_choice("build_model", "name", name, MODELS)
     shape, out = task.input_shape, task.num_outputs
-    if task.out_steps is not None and name != "rnn":
+    if task.out_steps is not None and name not in ("rnn", "gated_rnn"):
         fail("build_model", "name", f"'rnn' for the per-step task {task.name!r}", name)
     if name == "cnn2d" and len(shape) not in (2, 3):
         fail("build_model", "name", f"a model for inputs of shape {shape} (cnn2d needs (H, W) or (C, H, W))", name)
@@ -181,6 +182,13 @@ def build_model(name: str, task: Any, act: ActSpec = "relu", **kwargs: Any) -> n
         return ResNet(shape, out, act, **kwargs)
     if name == "rnn":
         return RecurrentNet(shape, out, act, out_steps=task.out_steps, **kwargs)
+    if name == "gated_rnn":
+        # The paper's use: the compared activation sits in the LSTM's i, f, o gates
+        # (e.g. noisy_hard_sigmoid); cell and head keep tanh.
+        from actlab.recurrent import LSTM
+
+        return RecurrentNet(shape, out, "tanh", out_steps=task.out_steps, rnn_cls=LSTM,
+                            rnn_kwargs={"gate_act": act, **kwargs.pop("rnn_kwargs", {})}, **kwargs)
     raise AssertionError(name)  # unreachable: check_choice covers MODELS
 
 

@@ -31,6 +31,7 @@ __all__ = ["OPTIMIZERS", "SCHEDULES", "RunResult", "TrainConfig", "build_optimiz
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("none", "cosine", "step")
+ANNEALS = ("none", "linear", "cosine", "paper")
 _CKPT_VERSION = 1
 
 
@@ -61,6 +62,7 @@ class TrainConfig:
     gamma: float = 0.1
     patience: int | None = None
     seed: int = 0
+    anneal: str = "none"
 
     def __post_init__(self) -> None:
         check_int("TrainConfig", "epochs", self.epochs, ">=", 1)
@@ -74,10 +76,29 @@ class TrainConfig:
         if self.patience is not None:
             check_int("TrainConfig", "patience", self.patience, ">=", 1)
         check_int("TrainConfig", "seed", self.seed, ">=", 0)
+        check_choice("TrainConfig", "anneal", self.anneal, ANNEALS)
         parse_optim(self.optim)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def build_annealer(model: nn.Module, config: TrainConfig) -> Any:
+    """The noise schedule named by ``config.anneal``, stepped once per epoch (`actlab.annealing`).
+
+    ``linear``/``cosine`` scale every noisy module's ``c`` from 1x to 0x over the run (the last
+    epochs train the deterministic unit); ``paper`` decays the absolute ``c`` geometrically from
+    30 to 0.5. ``None`` for ``none`` and for models without noisy activations (so a grid can
+    compare relu with noisy units under one config).
+    """
+    from actlab import annealing
+
+    if config.anneal == "none" or not annealing.noisy_modules(model):
+        return None
+    if config.anneal == "paper":
+        return annealing.PaperNoiseAnnealing(model, total_steps=config.epochs)
+    cls = annealing.LinearNoiseAnnealing if config.anneal == "linear" else annealing.CosineNoiseAnnealing
+    return cls(model, start=1.0, end=0.0, total_steps=config.epochs)
 
 
 def parse_optim(spec: str) -> tuple[str, dict[str, Any] | None]:
@@ -239,6 +260,8 @@ def train(
         ValueError: a checkpoint written with another config or another model.
     """
     rank, world = _world()
+    if annealer is None:
+        annealer = build_annealer(model, config)
     torch.manual_seed(config.seed + 7919 * rank)  # stochastic activations: independent noise per rank
     np.random.seed(config.seed)
     random.seed(config.seed)
