@@ -29,3 +29,20 @@ def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
         atomic_write(target, boom)
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["r.txt"]
+
+
+def test_save_figure_writes_png_and_releases_pyplot_figures(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    from actlab._io import save_figure
+
+    fig = plt.figure()
+    path = save_figure(fig, tmp_path / "a.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not plt.fignum_exists(fig.number)
+    standalone = Figure()  # no pyplot state: saved, nothing to close
+    assert save_figure(standalone, tmp_path / "b.png", dpi=50).read_bytes()[:4] == b"\x89PNG"

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write", "atomic_write_json", "atomic_write_text"]
+__all__ = ["atomic_write", "atomic_write_json", "atomic_write_text", "save_figure"]
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], Any]) -> Path:
@@ -43,3 +43,17 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
 def atomic_write_json(path: str | os.PathLike[str], data: Any) -> Path:
     """Write ``data`` as indented JSON to ``path`` atomically."""
     return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int = 110) -> Path:
+    """Write a matplotlib figure to ``path`` atomically, then release it if pyplot manages it.
+
+    Figures made with ``matplotlib.figure.Figure`` (no pyplot state) have no manager and need
+    no closing; pyplot figures would otherwise stay alive in pyplot's registry.
+    """
+    out = atomic_write(path, lambda p: fig.savefig(p, dpi=dpi))
+    if getattr(fig.canvas, "manager", None) is not None:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    return out

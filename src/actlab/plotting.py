@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from actlab._io import atomic_write
+from actlab._io import save_figure
 from actlab.registry import ACTIVATIONS, create
 
 __all__ = ["activation_curves", "plot_activations", "plot_state_dict_activations"]
@@ -68,8 +68,7 @@ def plot_activations(
         ax.axvline(0, color="0.7", lw=0.6)
         ax.grid(alpha=0.3)
     ax_f.legend(fontsize=8)
-    path = atomic_write(out, lambda p: fig.savefig(p, dpi=120))
-    plt.close(fig)
+    path = save_figure(fig, out, dpi=120)
     return path
 
 
@@ -122,6 +121,5 @@ def plot_state_dict_activations(
         ax.set_xlabel("x")
         ax.grid(alpha=0.3)
     ax_f.legend(fontsize=8)
-    path = atomic_write(out, lambda p: fig.savefig(p, dpi=120))
-    plt.close(fig)
+    path = save_figure(fig, out, dpi=120)
     return path

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from actlab._io import atomic_write, atomic_write_json, atomic_write_text
+from actlab._io import atomic_write_json, atomic_write_text, save_figure
 from actlab.constraints import ConstrainedVAE, checkerboard_constraints, max_violation, project
 from actlab.data import load_dataset
 from actlab.experiments import Experiment, register_experiment
@@ -119,8 +119,7 @@ def _plots(out_dir: Path, curves: dict[str, list[list[float]]], images: dict[str
     fig.suptitle("prior samples (seed 0): constrained decoder, unconstrained decoder, unconstrained + projection",
                  fontsize=9)
     fig.tight_layout()
-    atomic_write(out_dir / "constraints_samples.png", lambda p: fig.savefig(p, dpi=110))
-    plt.close(fig)
+    save_figure(fig, out_dir / "constraints_samples.png", dpi=110)
     names.append("constraints_samples.png")
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 3.6))
@@ -142,8 +141,7 @@ def _plots(out_dir: Path, curves: dict[str, list[list[float]]], images: dict[str
     ax2.set_ylabel("samples")
     ax2.legend(fontsize=8)
     fig.tight_layout()
-    atomic_write(out_dir / "constraints_violations.png", lambda p: fig.savefig(p, dpi=110))
-    plt.close(fig)
+    save_figure(fig, out_dir / "constraints_violations.png", dpi=110)
     names.append("constraints_violations.png")
     return names
 

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from actlab._io import atomic_write, atomic_write_json, atomic_write_text
+from actlab._io import atomic_write_json, atomic_write_text, save_figure
 from actlab.data import load_dataset
 from actlab.experiments import Experiment, register_experiment
 from actlab.optim import GradientActivation
@@ -166,8 +166,7 @@ def _plots(out_dir: Path, cond: dict[str, Any], clf: dict[str, Any]) -> list[str
         ax.set(title=f"{pname}, {kind}", xlabel="step", ylabel="loss (median over starts)")
         ax.legend(fontsize=8)
     fig.tight_layout()
-    atomic_write(out_dir / "gaf_convergence.png", lambda p: fig.savefig(p, dpi=110))
-    plt.close(fig)
+    save_figure(fig, out_dir / "gaf_convergence.png", dpi=110)
     names.append("gaf_convergence.png")
 
     datasets = sorted({v["dataset"] for v in clf.values()})
@@ -182,8 +181,7 @@ def _plots(out_dir: Path, cond: dict[str, Any], clf: dict[str, Any]) -> list[str
         ax.set(title=f"{ds}, {kind}", xlabel="epoch", ylabel="test accuracy (mean, min-max band)")
         ax.legend(fontsize=8)
     fig.tight_layout()
-    atomic_write(out_dir / "gaf_classifiers.png", lambda p: fig.savefig(p, dpi=110))
-    plt.close(fig)
+    save_figure(fig, out_dir / "gaf_classifiers.png", dpi=110)
     names.append("gaf_classifiers.png")
     return names
 

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from actlab._io import atomic_write, atomic_write_json, atomic_write_text
+from actlab._io import atomic_write_json, atomic_write_text, save_figure
 from actlab.activations.noisy import PAPER
 from actlab.annealing import LinearNoiseAnnealing, noisy_modules
 from actlab.data import load_dataset
@@ -188,8 +188,7 @@ def _plot(mlp: list[dict[str, Any]], lstm: list[dict[str, Any]], path: Path) -> 
     for ax in (ax1, ax2):
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-    atomic_write(path, lambda p: fig.savefig(p, dpi=110))
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def _table(summary: dict[str, dict[str, float]], fmt: str) -> str:

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from actlab._io import atomic_write, atomic_write_json, atomic_write_text
+from actlab._io import atomic_write_json, atomic_write_text, save_figure
 from actlab.activations.quantized import Binary, Quantize
 from actlab.data import load_dataset
 from actlab.experiments import Experiment, register_experiment
@@ -137,8 +137,7 @@ def _plots(out_dir: Path, a: dict, b: dict, c: dict) -> list[str]:
     ax.set_xlabel("MNIST-1D test accuracy (mean ± std over seeds)")
     ax.set_title("STE choice per number of levels")
     fig.tight_layout()
-    atomic_write(out_dir / "quantized_ste.png", lambda p: fig.savefig(p, dpi=110))
-    plt.close(fig)
+    save_figure(fig, out_dir / "quantized_ste.png", dpi=110)
     names.append("quantized_ste.png")
 
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -157,8 +156,7 @@ def _plots(out_dir: Path, a: dict, b: dict, c: dict) -> list[str]:
     ax.set_title("Depth sweep at the mean-field init (dashed: predicted L_max = 6ξ)", fontsize=9)
     ax.legend()
     fig.tight_layout()
-    atomic_write(out_dir / "quantized_depth.png", lambda p: fig.savefig(p, dpi=110))
-    plt.close(fig)
+    save_figure(fig, out_dir / "quantized_depth.png", dpi=110)
     names.append("quantized_depth.png")
 
     fig, ax = plt.subplots(figsize=(6, 4))
@@ -171,8 +169,7 @@ def _plots(out_dir: Path, a: dict, b: dict, c: dict) -> list[str]:
     ax.set_title("Signal propagation at the mean-field init", fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    atomic_write(out_dir / "quantized_correlation.png", lambda p: fig.savefig(p, dpi=110))
-    plt.close(fig)
+    save_figure(fig, out_dir / "quantized_correlation.png", dpi=110)
     names.append("quantized_correlation.png")
     return names
 

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from actlab._io import atomic_write, atomic_write_json, atomic_write_text
+from actlab._io import atomic_write, atomic_write_json, atomic_write_text, save_figure
 from actlab.activations.slaf import SLAF
 from actlab.data import load_dataset
 from actlab.experiments import Experiment, register_experiment
@@ -103,8 +103,7 @@ def _plot_activations(curves: dict[str, dict[str, np.ndarray]], path: Path, titl
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
     fig.suptitle(title, fontsize=10)
-    atomic_write(path, lambda p: fig.savefig(p, dpi=110))
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def _plot_accuracy(summary: dict[str, dict[str, dict[str, float]]], path: Path) -> None:
@@ -126,8 +125,7 @@ def _plot_accuracy(summary: dict[str, dict[str, dict[str, float]]], path: Path) 
         ax.set_xlabel("final test accuracy, % (mean ± std over seeds)")
         ax.set_title(ds)
         ax.grid(axis="x", alpha=0.3)
-    atomic_write(path, lambda p: fig.savefig(p, dpi=110))
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from actlab._io import atomic_write, atomic_write_json, atomic_write_text
+from actlab._io import atomic_write_json, atomic_write_text, save_figure
 from actlab.registry import ACTIVATIONS
 
 __all__ = ["paired_test", "summarise", "write_report"]
@@ -104,8 +104,7 @@ def _plot_curves(path: Path, records: Sequence[dict[str, Any]], acts: Sequence[s
         ax.set(xlabel="epoch", title=f"{title} (mean ± std over seeds)")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    atomic_write(path, lambda p: fig.savefig(p, dpi=110))
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
     return path
 
 
@@ -133,8 +132,7 @@ def _plot_learned(path: Path, records: Sequence[dict[str, Any]], acts: Sequence[
         ax.set(title=f"{act}, seed {cell['seed']}: trained", xlabel="x")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    atomic_write(path, lambda p: fig.savefig(p, dpi=110))
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)
     return path
 
 

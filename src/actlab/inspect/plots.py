@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from actlab._io import atomic_write
+from actlab._io import save_figure
 from actlab.inspect.regions import PlaneRegions
 from actlab.registry import create
 
@@ -51,10 +51,6 @@ def _figure(nrows: int = 1, ncols: int = 1, **kw: Any):
     fig = Figure(figsize=kw.pop("figsize", (6.4 * ncols, 4.2 * nrows)), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
     return fig, axes
-
-
-def _save(fig: Any, path: Path) -> Path:
-    return atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110))
 
 
 def read_monitor_csv(path: str | os.PathLike[str]) -> dict[str, list[dict[str, float]]]:
@@ -88,7 +84,7 @@ def _plot_saturation(layers: dict[str, list[dict[str, float]]], path: Path) -> P
     ax.set(xlabel="epoch", ylabel="fraction of units saturated", title="Saturation per layer")
     ax.set_ylim(bottom=0)
     ax.legend(fontsize="small")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _plot_gradient_flow(layers: dict[str, list[dict[str, float]]], path: Path) -> Path:
@@ -108,7 +104,7 @@ def _plot_gradient_flow(layers: dict[str, list[dict[str, float]]], path: Path) -
     if all(r["grad_norm"] > 0 for rows in layers.values() for r in rows):
         ax.set_yscale("log")
     ax.legend(fontsize="small")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _activation_layers(act: str, initial: dict[str, torch.Tensor], final: dict[str, torch.Tensor]):
@@ -152,7 +148,7 @@ def _plot_activation_shapes(act: str, layers: list, path: Path) -> Path:
             axes[0, 0].plot(x, create(act).eval()(x), color="k")
         axes[0, 0].set(title=f"{act} (no learnable parameters: the shape is unchanged by training)",
                        xlabel="x", ylabel="f(x)")
-        return _save(fig, path)
+        return save_figure(fig, path)
     ncols = min(3, len(layers))
     nrows = -(-len(layers) // ncols)
     fig, axes = _figure(nrows, ncols, figsize=(4.6 * ncols, 3.6 * nrows))
@@ -166,7 +162,7 @@ def _plot_activation_shapes(act: str, layers: list, path: Path) -> Path:
     for ax in list(axes.flat)[len(layers):]:
         ax.set_visible(False)
     fig.suptitle(f"{act}: activation per layer before and after training (one curve per channel)")
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def inspect_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str] | None = None) -> InspectReport:
@@ -228,4 +224,4 @@ def plot_plane_regions(result: PlaneRegions, path: str | os.PathLike[str], *, ti
     ax.set(xlim=(-r, r), ylim=(-r, r), aspect="equal", xlabel="u (d1)", ylabel="v (d2)",
            title=title or f"{result.count} linear regions in the slice")
     ax.legend(loc="upper right")
-    return _save(fig, Path(path))
+    return save_figure(fig, Path(path))
