@@ -105,7 +105,7 @@ def parse_optim(spec: str) -> tuple[str, dict[str, Any] | None]:
     """Split ``"sgd+gaf(alpha=0.3)"`` into ``("sgd", {"alpha": 0.3})``; ``"adam"`` into ``("adam", None)``.
 
     Raises:
-        ValueError: an unknown optimizer or wrapper, or ``gaf`` when `actlab.optim` is absent.
+        ValueError: an unknown optimizer or wrapper.
     """
     base, _, wrapper = (s.strip() for s in spec.partition("+"))
     check_choice("TrainConfig", "optim", base, OPTIMIZERS)
@@ -114,11 +114,6 @@ def parse_optim(spec: str) -> tuple[str, dict[str, Any] | None]:
     name, args, kwargs = parse_spec(wrapper)
     if name != "gaf" or args:
         fail("TrainConfig", "optim", "'<optimizer>' or '<optimizer>+gaf(key=value, ...)'", spec)
-    try:
-        from actlab.optim import GradientActivation  # noqa: F401
-    except ImportError:
-        fail("TrainConfig", "optim", "a plain optimizer: 'gaf' needs actlab.optim.GradientActivation, "
-             "which this installation lacks", spec)
     return base, kwargs
 
 
