@@ -23,9 +23,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 from torch import nn
-from torch.utils import benchmark
 
 from actlab._validation import check_int
+from actlab.bench._timing import median_ms
 from actlab.constraints import ConeLayer, max_violation, project, v_representation
 
 __all__ = ["DEFAULT_CASES", "ConstraintTiming", "bench_constraints", "random_cone"]
@@ -70,12 +70,6 @@ def random_cone(d: int, m: int, seed: int = 0) -> np.ndarray:
     s = np.sign(G @ np.ones(d))
     s[s == 0] = 1.0
     return -G * s[:, None]
-
-
-def _median_ms(stmt: Callable[[], object], min_run_time: float) -> float:
-    stmt()
-    timer = benchmark.Timer(stmt="stmt()", globals={"stmt": stmt}, num_threads=torch.get_num_threads())
-    return timer.blocked_autorange(min_run_time=min_run_time).median * 1e3
 
 
 def bench_constraints(cases: Sequence[tuple[int, int]] = DEFAULT_CASES, *, batch: int = 256, in_features: int = 64,
@@ -127,9 +121,9 @@ def _run(cases, batch, in_features, cvxpy_samples, min_run_time, progress) -> li
         linear = nn.Linear(in_features, d).eval()
         x = torch.randn(batch, in_features)
         with torch.no_grad():
-            layer_ms = _median_ms(lambda: layer(x), min_run_time)
-            linear_ms = _median_ms(lambda: linear(x), min_run_time)
-            admm_ms = _median_ms(lambda: project(linear(x), A), min_run_time)
+            layer_ms = median_ms(lambda: layer(x), min_run_time)
+            linear_ms = median_ms(lambda: linear(x), min_run_time)
+            admm_ms = median_ms(lambda: project(linear(x), A), min_run_time)
             xs = x[:cvxpy_samples]
             t0 = time.perf_counter()
             project(linear(xs), A, method="cvxpy", tol=1e-6)

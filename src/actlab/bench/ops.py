@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import torch
-from torch.utils import benchmark
 
 from actlab._validation import check_choice, check_int
+from actlab.bench._timing import median_ms
 from actlab.registry import create
 
 __all__ = ["DTYPES", "OpTiming", "bench_ops", "saved_tensor_bytes"]
@@ -60,12 +60,6 @@ def saved_tensor_bytes(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tens
     return sum(storages.values())
 
 
-def _median_ms(stmt: Callable[[], object], min_run_time: float) -> float:
-    stmt()  # warm-up (and compilation, when compiled)
-    timer = benchmark.Timer(stmt="stmt()", globals={"stmt": stmt}, num_threads=torch.get_num_threads())
-    return timer.blocked_autorange(min_run_time=min_run_time).median * 1e3
-
-
 def _measure(spec: str, x: torch.Tensor, grad: torch.Tensor, compiled: bool, min_run_time: float) -> OpTiming:
     module = create(spec).to(x.dtype).train()
     fn = torch.compile(module, fullgraph=True) if compiled else module
@@ -79,8 +73,8 @@ def _measure(spec: str, x: torch.Tensor, grad: torch.Tensor, compiled: bool, min
         xg.grad = None
         fn(xg).backward(grad)
 
-    fwd = _median_ms(forward, min_run_time)
-    both = _median_ms(fwd_bwd, min_run_time)
+    fwd = median_ms(forward, min_run_time)
+    both = median_ms(fwd_bwd, min_run_time)
     nbytes = x.numel() * x.element_size()
     return OpTiming(
         name=spec,

@@ -13,14 +13,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 import torch
-from torch.utils import benchmark
 
 from actlab._validation import check_bound, check_choice, check_int
+from actlab.bench._timing import median_ms
 from actlab.optim import GradientActivation
 from actlab.optim.functions import resolve
 from actlab.optim.wrapper import PLACEMENTS
 
 __all__ = ["OPTIMIZERS", "StepTiming", "bench_optim", "resnet18_shapes"]
+
+# Warm-up steps: state allocation, and the first ~8 foreach-Adam steps on CPU, which were 25x
+# slower than later ones here with gradients of magnitude 1e-2 (not with 0.3).
+_WARMUP = 10
 
 OPTIMIZERS: dict[str, Callable[[list[torch.Tensor]], torch.optim.Optimizer]] = {
     "sgd_momentum": lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=5e-4, foreach=True),
@@ -58,15 +62,6 @@ class StepTiming:
 
     def to_dict(self) -> dict:
         return {**asdict(self), "overhead": self.overhead}
-
-
-def _median_ms(step: Callable[[], object], min_run_time: float) -> float:
-    # Warm-up: state allocation, and the first ~8 foreach-Adam steps on CPU, which were 25x
-    # slower than later ones here with gradients of magnitude 1e-2 (not with 0.3).
-    for _ in range(10):
-        step()
-    timer = benchmark.Timer(stmt="step()", globals={"step": step}, num_threads=torch.get_num_threads())
-    return timer.blocked_autorange(min_run_time=min_run_time).median * 1e3
 
 
 def bench_optim(optimizers: Sequence[str] = ("sgd_momentum", "adam"), *, fn: str = "atan",
@@ -113,9 +108,9 @@ def bench_optim(optimizers: Sequence[str] = ("sgd_momentum", "adam"), *, fn: str
         for r in range(rounds):
             if progress:
                 progress(f"{name} round {r + 1}/{rounds}")
-            times["bare"].append(_median_ms(run(bare_opt), min_run_time))
+            times["bare"].append(median_ms(run(bare_opt), min_run_time, warmup=_WARMUP))
             for pl in placements:
-                times[pl].append(_median_ms(run(wrapped[pl]), min_run_time))
+                times[pl].append(median_ms(run(wrapped[pl]), min_run_time, warmup=_WARMUP))
         bare = statistics.median(times["bare"])
         results += [StepTiming(name, fn, pl, numel, bare, statistics.median(times[pl])) for pl in placements]
     return results
