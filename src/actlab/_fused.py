@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import torch
 
-__all__ = ["FUSE_MIN_NUMEL", "fused"]
+__all__ = ["FUSE_MIN_NUMEL", "code_clone", "fused"]
 
 F = TypeVar("F", bound=Callable[..., torch.Tensor])
 
@@ -47,7 +47,7 @@ def _static_key(value: Any) -> Hashable:
     return ("value", type(value).__name__, value)
 
 
-def _code_clone(fn: Callable[..., Any]) -> Callable[..., Any]:
+def code_clone(fn: Callable[..., Any]) -> Callable[..., Any]:
     # Dynamo keys its cache and its recompile limit (8) on the code object; a copy per static
     # configuration gives each configuration its own entry instead of sharing one budget.
     return types.FunctionType(fn.__code__.replace(), fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
@@ -72,7 +72,7 @@ def fused(fn: F) -> F:
         key = (torch.is_grad_enabled(), _static_key(x), _static_key(args), _static_key(tuple(sorted(kwargs.items()))))
         kernel = compiled.get(key)
         if kernel is None:
-            kernel = compiled[key] = torch.compile(_code_clone(fn), dynamic=True, fullgraph=True)
+            kernel = compiled[key] = torch.compile(code_clone(fn), dynamic=True, fullgraph=True)
         try:
             return kernel(x, *args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - any Inductor/toolchain failure: same math, unfused

@@ -14,9 +14,11 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.optim import optimizer as _optimizer_module
 
 from actlab._validation import check_choice, check_type, fail
 from actlab.optim.functions import Resolved, resolve
+from actlab.optim.fused import FusedStep, check_fusable
 
 __all__ = ["GradientActivation", "activate_gradients_", "exclude_parameters"]
 
@@ -119,11 +121,18 @@ class GradientActivation(torch.optim.Optimizer):
         exclude: parameters left as they are (e.g. `exclude_parameters(model, "fc.*",
             biases=True, norms=True)`), or a predicate ``param -> bool``.
         check: check a callable ``fn`` against the paper's conditions.
+        fused: run ``g`` and the update as one compiled kernel per param group (inner `SGD`,
+            `Adam` or `AdamW`, ``placement="grad"``; see `actlab.optim.fused`). Same math as the
+            plain path (``atan`` to 8e-7 relative error), the memory traffic of a bare fused
+            optimizer; ``p.grad`` keeps the raw gradient. The first step of a new parameter set
+            compiles (seconds for a small model, about a minute for a ResNet-18 on 2 cores;
+            cached on disk by Inductor). Default: ``False``.
 
     Raises:
         ValueError: unknown ``fn`` (with "did you mean"), ``alpha <= 0`` or ``beta <= 0``,
-            unknown ``placement``.
-        TypeError: ``optimizer`` not an Optimizer, LBFGS, or a nested wrapper.
+            unknown ``placement``, ``fused=True`` with ``placement="update"``.
+        TypeError: ``optimizer`` not an Optimizer, LBFGS, or a nested wrapper; ``fused=True``
+            with an inner optimizer other than SGD, Adam or AdamW.
 
     Paper: Chen, Jin, et al., Activated Gradients for Deep Neural Networks (arXiv 2107.04228).
 
@@ -137,7 +146,7 @@ class GradientActivation(torch.optim.Optimizer):
     def __init__(self, optimizer: torch.optim.Optimizer, fn: GradFn = "atan", *, alpha: float | None = None,
                  beta: float | None = None, placement: str = "grad",
                  exclude: Iterable[torch.Tensor] | Callable[[torch.Tensor], bool] | None = None,
-                 check: bool = True) -> None:
+                 check: bool = True, fused: bool = False) -> None:
         # No Optimizer.__init__: param_groups/state/defaults are views of the inner optimizer.
         owner = type(self).__name__
         check_type(owner, "optimizer", optimizer, torch.optim.Optimizer)
@@ -146,6 +155,10 @@ class GradientActivation(torch.optim.Optimizer):
                  type(optimizer).__name__, TypeError)
         self.optimizer = optimizer
         self.placement = check_choice(owner, "placement", placement, PLACEMENTS)
+        check_type(owner, "fused", fused, bool)
+        if fused:
+            check_fusable(owner, optimizer, self.placement)
+        self._fused = FusedStep(optimizer) if fused else None
         self._check = check
         self._default = resolve(owner, fn, alpha, beta, check=check)
         self._exclude = exclude
@@ -175,7 +188,8 @@ class GradientActivation(torch.optim.Optimizer):
         d = self._default
         fn = d.fn if isinstance(d.fn, str) else getattr(d.fn, "__name__", repr(d.fn))
         return (f"{type(self).__name__}({type(self.optimizer).__name__}, fn={fn!r}, alpha={d.alpha}, "
-                f"beta={d.beta}, placement={self.placement!r}, excluded={len(self._excluded)})")
+                f"beta={d.beta}, placement={self.placement!r}, excluded={len(self._excluded)}"
+                + (", fused=True)" if self._fused is not None else ")"))
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         self.optimizer.zero_grad(set_to_none=set_to_none)
@@ -235,6 +249,9 @@ class GradientActivation(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         owner = type(self).__name__
+        if self._fused is not None:
+            self._fused_step(owner)
+            return loss
         if self.placement == "grad":
             for group in self.optimizer.param_groups:
                 self._group_fn(group).apply_(_dense_grads(owner, group["params"], self._excluded))
@@ -258,3 +275,19 @@ class GradientActivation(torch.optim.Optimizer):
             torch._foreach_sub_(old, direction)
             torch._foreach_copy_([p.detach() for p in params], old)
         return loss
+
+    def _fused_step(self, owner: str) -> None:
+        # The inner step() is not called, so run its step hooks here, as Optimizer.step would.
+        inner = self.optimizer
+        pre = _optimizer_module._global_optimizer_pre_hooks
+        post = _optimizer_module._global_optimizer_post_hooks
+        for hook in [*pre.values(), *inner._optimizer_step_pre_hooks.values()]:
+            hook(inner, (), {})
+        for group in inner.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            _dense_grads(owner, params, set())
+            resolved = self._group_fn(group)
+            activate = tuple(id(p) not in self._excluded for p in params)
+            self._fused.step_group(group, params, activate, resolved.fn, resolved.alpha, resolved.beta)
+        for hook in [*post.values(), *inner._optimizer_step_post_hooks.values()]:
+            hook(inner, (), {})
