@@ -5,8 +5,12 @@ from actlab.activations.quantized import binary as binary
 from actlab.activations.quantized import quantize as quantize
 from actlab.activations.noisy import noisy_hard_sigmoid as noisy_hard_sigmoid
 from actlab.activations.noisy import noisy_hard_tanh as noisy_hard_tanh
+from actlab.activations.noisy import noisy_sigmoid as noisy_sigmoid
+from actlab.activations.noisy import noisy_tanh as noisy_tanh
 from actlab.activations.noisy_input import noisy_input_hard_sigmoid as noisy_input_hard_sigmoid
 from actlab.activations.noisy_input import noisy_input_hard_tanh as noisy_input_hard_tanh
+from actlab.activations.noisy_input import noisy_input_sigmoid as noisy_input_sigmoid
+from actlab.activations.noisy_input import noisy_input_tanh as noisy_input_tanh
 from actlab.activations.slaf import slaf as slaf
 from actlab.activations.slaf import slaf_relu as slaf_relu
 
@@ -16,6 +20,10 @@ __all__ = [
     "noisy_hard_tanh",
     "noisy_input_hard_sigmoid",
     "noisy_input_hard_tanh",
+    "noisy_input_sigmoid",
+    "noisy_input_tanh",
+    "noisy_sigmoid",
+    "noisy_tanh",
     "quantize",
     "slaf",
     "slaf_relu",

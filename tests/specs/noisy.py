@@ -13,7 +13,16 @@ import numpy as np
 import torch
 
 from actlab._channels import channel_view
-from actlab.functional import noisy_hard_sigmoid, noisy_hard_tanh, noisy_input_hard_sigmoid, noisy_input_hard_tanh
+from actlab.functional import (
+    noisy_hard_sigmoid,
+    noisy_hard_tanh,
+    noisy_input_hard_sigmoid,
+    noisy_input_hard_tanh,
+    noisy_input_sigmoid,
+    noisy_input_tanh,
+    noisy_sigmoid,
+    noisy_tanh,
+)
 from specs._base import ActTestSpec
 
 
@@ -32,6 +41,15 @@ def _nan_ref(k, b, lo, hi, alpha):
 
 def _nani_ref(k, b, lo, hi):
     return _np(lambda v: np.clip(k * v + b, lo, hi))
+
+
+def _np_sigmoid(v):
+    return 1.0 / (1.0 + np.exp(-v))
+
+
+def _soft_nan_ref(h, k, b, alpha):
+    # The paper's linearisations of the soft units: u = x (tanh), u = x/4 + 1/2 (sigmoid).
+    return _np(lambda v: alpha * h(v) + (1 - alpha) * (k * v + b))
 
 
 def _nan_functional(fn):
@@ -70,4 +88,12 @@ SPECS = [
     ActTestSpec("noisy_input_hard_sigmoid", _nani_ref(0.25, 0.5, 0.0, 1.0), domain=(-6.0, 6.0), kinks=(-2.0, 2.0),
                 functional=_nani_functional(noisy_input_hard_sigmoid),
                 errors=_errors("NoisyInputHardSigmoid", False)),
+    ActTestSpec("noisy_tanh", _soft_nan_ref(np.tanh, 1.0, 0.0, 1.15), functional=_nan_functional(noisy_tanh),
+                errors=_errors("NoisyTanh", True)),
+    ActTestSpec("noisy_sigmoid", _soft_nan_ref(_np_sigmoid, 0.25, 0.5, 1.1), domain=(-6.0, 6.0),
+                functional=_nan_functional(noisy_sigmoid), errors=_errors("NoisySigmoid", True)),
+    ActTestSpec("noisy_input_tanh", _np(np.tanh), functional=_nani_functional(noisy_input_tanh),
+                errors=_errors("NoisyInputTanh", False)),
+    ActTestSpec("noisy_input_sigmoid", _np(_np_sigmoid), domain=(-6.0, 6.0),
+                functional=_nani_functional(noisy_input_sigmoid), errors=_errors("NoisyInputSigmoid", False)),
 ]

@@ -1,315 +1,111 @@
-r"""The noisy family: hard-saturating units with noise in their saturated part (Gulcehre et al., 2016).
+r"""Noisy units with the noise added to their *output* (NAN; Gulcehre et al., 2016).
 
-This file holds what the output-noise (NAN) and input-noise (NANI, `noisy_input.py`) units
-share: the hard functions and their linearisations, the noise-scale
-:math:`\sigma(x) = c\,(\mathrm{sigmoid}(p\,\Delta(x)) - \tfrac12)^2`, the counter-based noise
-generator, and the module base class with its learnable ``p`` and annealing ``noise_scale``.
-
-Noise is generated *inside* the fused kernel from a 32-bit seed drawn from the caller's
-generator (or the global one): a hash of (element index, seed) gives two 16-bit uniforms and
-Box-Muller turns them into a standard normal. The backward pass re-draws the same noise from
-the seed, so only ``x`` (and ``p``) are saved. ``torch.randn`` outside the kernel costs 8x a
-hard-tanh forward+backward at 16M elements on these CPUs and would have to be saved too
-(docs/BENCHMARKS.md). The draw is a discretised normal (2**32 values, truncated at
-:math:`|\xi| \le 4.85`, a tail mass of 1.2e-6), with mean 0 and variance 1 to 1e-3.
+Hard-tanh and hard-sigmoid (the paper's units), and tanh and sigmoid through the same formula
+with the linearisations the paper gives for them (``u = x`` and ``u = x/4 + 1/2``). The shared
+math, kernels and base module are in `actlab.activations.noisy_core`; the noise generator in
+`actlab.activations.noise`.
 """
 
 from __future__ import annotations
 
-import math
+from string import Template
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from actlab._channels import channel_view
-from actlab._fused import fused
-from actlab._validation import check_bound, check_finite, check_int, check_type, fail
+from actlab._validation import check_finite
+from actlab.activations.noisy_core import PAPER, NoisyActivation, apply_noisy, check_channels
 from actlab.registry import ActivationSpec, register
 
-__all__ = ["NoisyHardSigmoid", "NoisyHardTanh", "noisy_hard_sigmoid", "noisy_hard_tanh"]
-
-PAPER = "Gulcehre, Moczulski, Denil, Bengio, 'Noisy Activation Functions', ICML 2016, arXiv:1603.00391"
-
-#: ``E|xi|`` for a standard normal ``xi``: the test-time value of half-normal noise.
-HALF_NORMAL_MEAN = math.sqrt(2.0 / math.pi)
-
-# (slope k, offset b, low, high) of u(x) = k x + b and h(x) = clamp(u(x), low, high).
-HARD_TANH = (1.0, 0.0, -1.0, 1.0)
-HARD_SIGMOID = (0.25, 0.5, 0.0, 1.0)
-
-
-# --------------------------------------------------------------------------- noise
+__all__ = [
+    "NoisyHardSigmoid",
+    "NoisyHardTanh",
+    "NoisySigmoid",
+    "NoisyTanh",
+    "noisy_hard_sigmoid",
+    "noisy_hard_tanh",
+    "noisy_sigmoid",
+    "noisy_tanh",
+]
 
 
-def _hash32(v: Tensor) -> Tensor:
-    # A 32-bit integer finaliser (xor-shift / multiply rounds). int32 products wrap; the masks
-    # make the right shifts logical. Multipliers are odd and < 2**31.
-    v = v ^ ((v >> 16) & 0xFFFF)
-    v = v * 0x7FEB352D
-    v = v ^ ((v >> 15) & 0x1FFFF)
-    v = v * 0x2C1B3C6D
-    return v ^ ((v >> 16) & 0xFFFF)
+def noisy_hard_tanh(x: Tensor, /, *, training: bool, alpha: float = 1.15, c: float | Tensor = 0.5,
+                    p: float | Tensor = 1.0, half_normal: bool = False,
+                    generator: torch.Generator | None = None) -> Tensor:
+    return apply_noisy("noisy_hard_tanh", x, unit="hard_tanh", mode="nan", training=training, alpha=alpha, c=c,
+                       p=p, half_normal=half_normal, generator=generator)
 
 
-def standard_normal(x: Tensor, seed: Tensor, *, half: bool) -> Tensor:
-    """Noise shaped like ``x``: N(0, 1) (or its absolute value) from a 0-d int32 ``seed``.
-
-    Element ``i`` (in logical, row-major order) gets ``hash(hash(i) ^ seed)``: the same seed
-    gives the same noise whatever ``x``'s memory layout; a second hash round keeps the draws of
-    two seeds from being permutations of each other.
-    """
-    dtype = torch.promote_types(x.dtype, torch.float32)
-    idx = torch.arange(x.numel(), device=x.device, dtype=torch.int32).view(x.shape)
-    bits = _hash32(_hash32(idx) ^ seed)
-    u1 = (((bits >> 16) & 0xFFFF).to(dtype) + 0.5) * (2.0**-16)  # in (0, 1): log is finite
-    u2 = (bits & 0xFFFF).to(dtype) * (2.0**-16)
-    angle = torch.cos((2.0 * math.pi) * u2)
-    radius = torch.sqrt(-2.0 * torch.log(u1))
-    return radius * (angle.abs() if half else angle)
+def noisy_hard_sigmoid(x: Tensor, /, *, training: bool, alpha: float = 1.1, c: float | Tensor = 0.15,
+                       p: float | Tensor = 1.0, half_normal: bool = False,
+                       generator: torch.Generator | None = None) -> Tensor:
+    return apply_noisy("noisy_hard_sigmoid", x, unit="hard_sigmoid", mode="nan", training=training, alpha=alpha,
+                       c=c, p=p, half_normal=half_normal, generator=generator)
 
 
-def draw_seed(x: Tensor, generator: torch.Generator | None) -> Tensor:
-    """One 32-bit seed from ``generator`` (or the global generator), as a 0-d int32 on ``x``'s device."""
-    device = generator.device if generator is not None else x.device
-    seed = torch.randint(-(2**31), 2**31 - 1, (), dtype=torch.int32, device=device, generator=generator)
-    return seed.to(x.device)
+def noisy_tanh(x: Tensor, /, *, training: bool, alpha: float = 1.15, c: float | Tensor = 0.5,
+               p: float | Tensor = 1.0, half_normal: bool = False,
+               generator: torch.Generator | None = None) -> Tensor:
+    return apply_noisy("noisy_tanh", x, unit="tanh", mode="nan", training=training, alpha=alpha, c=c, p=p,
+                       half_normal=half_normal, generator=generator)
 
 
-# --------------------------------------------------------------------------- shared math
+def noisy_sigmoid(x: Tensor, /, *, training: bool, alpha: float = 1.1, c: float | Tensor = 0.15,
+                  p: float | Tensor = 1.0, half_normal: bool = False,
+                  generator: torch.Generator | None = None) -> Tensor:
+    return apply_noisy("noisy_sigmoid", x, unit="sigmoid", mode="nan", training=training, alpha=alpha, c=c, p=p,
+                       half_normal=half_normal, generator=generator)
 
 
-def hard_parts(x: Tensor, shape: tuple[float, float, float, float]) -> tuple[Tensor, Tensor, Tensor]:
-    """``(u, h, inside)``: the linearisation, the hard function and the mask where ``h' = k``."""
-    k, b, lo, hi = shape
-    u = k * x + b
-    return u, torch.clamp(u, lo, hi), (u > lo) & (u < hi)
-
-
-def noise_std(delta: Tensor, p: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
-    r"""``sigma = c (sigmoid(p Delta) - 1/2)^2`` and ``d sigma / d(p Delta)``."""
-    s = torch.sigmoid(p * delta)
-    return c * (s - 0.5) ** 2, 2.0 * c * (s - 0.5) * s * (1.0 - s)
-
-
-def direction(x: Tensor, alpha: float) -> Tensor:
-    r"""The paper's :math:`d(x) = -\mathrm{sgn}(x)\,\mathrm{sgn}(1 - \alpha)`, taking sgn(1 - alpha) := 1 at ``alpha = 1``.
-
-    Read literally, ``alpha = 1`` gives ``d = 0`` (no noise at all); we take the ``alpha < 1``
-    branch there, which points half-normal noise into the range of ``h``.
-    """
-    return torch.sign(x) * (1.0 if alpha > 1.0 else -1.0)
-
-
-def as_tensor(value: float | Tensor, x: Tensor) -> Tensor:
-    dtype = torch.promote_types(x.dtype, torch.float32)
-    if isinstance(value, Tensor):
-        return value.to(dtype)
-    return torch.tensor(value, dtype=dtype, device=x.device)
-
-
-def check_p(owner: str, p: float | Tensor, x: Tensor) -> None:
-    """A float ``p`` must be finite; a tensor ``p`` must broadcast to ``x`` without growing it."""
-    if not isinstance(p, Tensor):
-        check_finite(owner, "p", p)
-        return
-    ok = p.dim() <= x.dim() and all(a in (1, b) for a, b in zip(reversed(p.shape), reversed(x.shape)))
-    if not ok:
-        fail(owner, "p", f"broadcastable to the input's shape {tuple(x.shape)}", tuple(p.shape))
-
-
-def check_channels(owner: str, num_parameters: int, x: Tensor) -> None:
-    # Channels at dim 1, or dim 0 of a 1-D input (as `channel_view` and `torch.nn.PReLU` do).
-    if num_parameters > 1 and (x.dim() == 0 or x.shape[min(1, x.dim() - 1)] != num_parameters):
-        got = tuple(x.shape)
-        fail(owner, "input", f"of shape (N, {num_parameters}, *) for num_parameters={num_parameters}", got)
-
-
-def check_common(owner: str, c: float, p: float | None = None) -> None:
-    check_finite(owner, "c", c)
-    check_bound(owner, "c", c, ">", 0)
-    if p is not None:
-        check_finite(owner, "p", p)
-
-
-# --------------------------------------------------------------------------- NAN: noise on the output
-
-
-@fused
-def _nan_forward(x: Tensor, p: Tensor, c: Tensor, seed: Tensor | None, alpha: float,
-                 shape: tuple[float, float, float, float], half: bool) -> Tensor:
-    xo = x.to(p.dtype)
-    u, h, _ = hard_parts(xo, shape)
-    y = alpha * h + (1.0 - alpha) * u
-    if seed is not None or half:
-        sigma, _ = noise_std(h - u, p, c)
-        xi = standard_normal(xo, seed, half=half) if seed is not None else HALF_NORMAL_MEAN
-        y = y + direction(xo, alpha) * sigma * xi
-    return y.to(x.dtype)
-
-
-@fused
-def _nan_backward(g: Tensor, x: Tensor, p: Tensor, c: Tensor, seed: Tensor | None, alpha: float,
-                  shape: tuple[float, float, float, float], half: bool,
-                  p_shape: tuple[int, ...] | None) -> tuple[Tensor, Tensor | None]:
-    k = shape[0]
-    xo, go = x.to(p.dtype), g.to(p.dtype)
-    u, h, inside = hard_parts(xo, shape)
-    dh = inside.to(xo.dtype) * k
-    grad = alpha * dh + (1.0 - alpha) * k
-    grad_p = None
-    if seed is not None or half:
-        _, dsig = noise_std(h - u, p, c)  # d sigma / d(p Delta)
-        xi = standard_normal(xo, seed, half=half) if seed is not None else HALF_NORMAL_MEAN
-        dxi = direction(xo, alpha) * xi * dsig
-        grad = grad + dxi * p * (dh - k)  # d Delta / dx = h' - k
-        if p_shape is not None:
-            grad_p = (go * dxi * (h - u)).sum_to_size(p_shape).to(p.dtype)
-    return (go * grad).to(g.dtype), grad_p
-
-
-class _NANFunction(torch.autograd.Function):
-    """NAN with a fused forward and a hand-derived fused backward; saves ``x``, ``p``, ``c`` and the seed.
-
-    The noise is re-drawn from the saved seed in the backward. Checked against autograd of the
-    reference formula with the same noise in tests/test_noisy.py.
-    """
-
-    @staticmethod
-    def forward(x, p, c, seed, alpha, shape, half):
-        return _nan_forward(x, p, c, seed, alpha, shape, half)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output) -> None:
-        x, p, c, seed, alpha, shape, half = inputs
-        ctx.alpha, ctx.shape, ctx.half, ctx.has_seed = alpha, shape, half, seed is not None
-        ctx.save_for_backward(x, p, c, *([seed] if seed is not None else []))
-
-    @staticmethod
-    def backward(ctx, g):
-        x, p, c, *seed = ctx.saved_tensors
-        p_shape = tuple(p.shape) if ctx.needs_input_grad[1] else None
-        grad_x, grad_p = _nan_backward(g, x, p, c, seed[0] if seed else None, ctx.alpha, ctx.shape, ctx.half, p_shape)
-        return grad_x, grad_p, None, None, None, None, None
-
-
-def _nan(owner: str, x: Tensor, shape, *, training: bool, alpha: float, c: float | Tensor, p: float | Tensor,
-         half_normal: bool, generator: torch.Generator | None) -> Tensor:
-    check_finite(owner, "alpha", alpha)
-    if not isinstance(c, Tensor):
-        check_common(owner, c)
-    check_p(owner, p, x)
-    check_type(owner, "training", training, bool)
-    check_type(owner, "half_normal", half_normal, bool)
-    seed = draw_seed(x, generator) if training else None
-    return _NANFunction.apply(x, as_tensor(p, x), as_tensor(c, x), seed, float(alpha), shape, half_normal)
-
-
-_NAN_DOC = r"""
+_DOC = Template(r"""
 
     .. math::
         \phi(x, \xi) = \alpha h(x) + (1 - \alpha) u(x) + d(x)\,\sigma(x)\,\xi, \qquad
         d(x) = -\mathrm{sgn}(x)\,\mathrm{sgn}(1 - \alpha), \qquad
         \sigma(x) = c\,\bigl(\mathrm{sigmoid}(p\,\Delta(x)) - \tfrac12\bigr)^2
 
-    with :math:`\Delta = h(x) - u(x)` (zero where ``h`` is linear, so there is no noise there),
+    with :math:`\Delta = h(x) - u(x)` ($delta),
     :math:`\xi \sim N(0, 1)` or, with ``half_normal=True`` (the paper's half-normal variant),
     :math:`|\xi|`, which ``d(x)`` points at ``h(x)`` from the leaky mix (``alpha > 1``) or into
-    the range of ``h`` (``alpha <= 1``). In eval mode the noise is replaced by its expectation:
-    0, or :math:`E|\xi| = \sqrt{2/\pi}` for half-normal noise.
+    the range of ``h`` (``alpha <= 1``; the paper's ``d`` is 0 at ``alpha = 1``, we take the
+    ``alpha < 1`` branch). In eval mode the noise is replaced by its expectation: 0, or
+    :math:`E|\xi| = \sqrt{2/\pi}` for half-normal noise.
 
     Args:
-        x: input of any shape.
+        x: input of any shape (at most 2**31 - 1 elements in training).
         training: draw noise (``True``) or use its expectation (``False``); required.
-        alpha: mix of ``h`` and ``u``; ``> 1`` leaks past ``h`` with slope ``(1 - alpha) u'``.
-        c: noise scale, > 0 (a float, or a 0-d tensor such as ``c * noise_scale``; not differentiated).
-        p: slope of the noise sigmoid; a float or a tensor broadcastable to ``x`` (learnable).
+        alpha: mix of ``h`` and ``u``; ``> 1`` leaks past ``h`` with slope ``(1 - alpha) u'``. Default: $alpha.
+        c: noise scale, > 0 (a float, or a 0-d tensor such as ``c * noise_scale``; not differentiated). Default: $c.
+        p: slope of the noise sigmoid; a float or a tensor broadcastable to ``x`` (learnable). Default: 1.
         half_normal: use :math:`|\xi|` (NANIS). Default: ``False``.
-        generator: source of the noise seed; default the global generator.
+        generator: source of the noise key; default the global generator.
 
     Raises:
-        ValueError: ``c <= 0`` or a non-finite ``alpha``, ``c`` or ``p``.
+        ValueError: ``c <= 0`` or a non-finite ``alpha``, ``c`` or ``p``; ``p`` not broadcastable to ``x``.
         TypeError: a non-bool ``training`` or ``half_normal``.
 
-    Paper: Gulcehre et al., "Noisy Activation Functions", ICML 2016, arXiv:1603.00391 (eq. for NAN).
-    """
+    Paper: Gulcehre et al., "Noisy Activation Functions", ICML 2016, arXiv:1603.00391 (NAN).
 
-
-def noisy_hard_tanh(x: Tensor, /, *, training: bool, alpha: float = 1.15, c: float | Tensor = 0.5,
-                    p: float | Tensor = 1.0, half_normal: bool = False,
-                    generator: torch.Generator | None = None) -> Tensor:
-    return _nan("noisy_hard_tanh", x, HARD_TANH, training=training, alpha=alpha, c=c, p=p,
-                half_normal=half_normal, generator=generator)
-
-
-def noisy_hard_sigmoid(x: Tensor, /, *, training: bool, alpha: float = 1.1, c: float | Tensor = 0.15,
-                       p: float | Tensor = 1.0, half_normal: bool = False,
-                       generator: torch.Generator | None = None) -> Tensor:
-    return _nan("noisy_hard_sigmoid", x, HARD_SIGMOID, training=training, alpha=alpha, c=c, p=p,
-                half_normal=half_normal, generator=generator)
-
-
-noisy_hard_tanh.__doc__ = (
-    "Noisy hard-tanh, noise added to the output (NAN): ``h(x) = clip(x, -1, 1)``, ``u(x) = x``." + _NAN_DOC
-    + """
     Examples:
-        >>> noisy_hard_tanh(torch.tensor([-3.0, 0.5, 3.0]), training=False)
-        tensor([-0.7000,  0.5000,  0.7000])
-    """
-)
-noisy_hard_sigmoid.__doc__ = (
-    "Noisy hard-sigmoid, noise added to the output (NAN): ``h(x) = clip(0.25 x + 0.5, 0, 1)``, "
-    "``u(x) = 0.25 x + 0.5``." + _NAN_DOC
-    + """
-    Examples:
-        >>> noisy_hard_sigmoid(torch.tensor([-4.0, 1.0, 4.0]), training=False)
-        tensor([0.0500, 0.7500, 0.9500])
-    """
-)
+        >>> $name(torch.tensor([$example_in]), training=False)
+        tensor([$example_out])
+    """)
 
-
-# --------------------------------------------------------------------------- modules
-
-
-class NoisyActivation(nn.Module):
-    """Base of the noisy modules: validation, the learnable ``p`` and the ``noise_scale`` buffer.
-
-    ``noise_scale`` multiplies ``c``; annealing schedules (`actlab.annealing`) set it on every
-    module that has one. It is a buffer, so it is saved with the model and changing it does not
-    recompile a `torch.compile`-d model.
-    """
-
-    c: float
-
-    def __init__(self, *, c: float, p: float, half_normal: bool, num_parameters: int, learn_p: bool,
-                 device=None, dtype=None) -> None:
-        super().__init__()
-        owner = type(self).__name__
-        check_common(owner, c, p)
-        check_type(owner, "half_normal", half_normal, bool)
-        check_int(owner, "num_parameters", num_parameters, ">=", 1)
-        check_type(owner, "learn_p", learn_p, bool)
-        self.c, self.p_init, self.half_normal, self.num_parameters = float(c), float(p), half_normal, num_parameters
-        self.p = nn.Parameter(torch.empty(num_parameters, device=device, dtype=dtype), requires_grad=learn_p)
-        self.register_buffer("noise_scale", torch.ones((), device=device, dtype=dtype))
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        with torch.no_grad():
-            self.p.fill_(self.p_init)
-
-    def set_noise_scale(self, value: float) -> None:
-        """Set the multiplier of ``c`` (0 turns the noise off; the eval expectation scales too)."""
-        check_finite(type(self).__name__, "noise_scale", value)
-        check_bound(type(self).__name__, "noise_scale", value, ">=", 0)
-        with torch.no_grad():
-            self.noise_scale.fill_(value)
-
-    def _effective_c(self) -> Tensor:
-        return self.c * self.noise_scale
-
-    def extra_repr(self) -> str:
-        return (f"c={self.c}, p={self.p_init}, half_normal={self.half_normal}, "
-                f"num_parameters={self.num_parameters}, learn_p={self.p.requires_grad}")
+_HARD = "zero where ``h`` is linear, so there is no noise there"
+_SOFT = "nonzero everywhere but at 0, growing with saturation"
+for _fn, _summary, _delta, _alpha, _c, _ex_in, _ex_out in (
+    (noisy_hard_tanh, "Noisy hard-tanh, noise on the output (NAN): ``h = clip(x, -1, 1)``, ``u = x``.",
+     _HARD, 1.15, 0.5, "-3.0, 0.5, 3.0", "-0.7000,  0.5000,  0.7000"),
+    (noisy_hard_sigmoid, "Noisy hard-sigmoid, noise on the output (NAN): ``h = clip(x/4 + 1/2, 0, 1)``, "
+     "``u = x/4 + 1/2``.", _HARD, 1.1, 0.15, "-4.0, 1.0, 4.0", "0.0500, 0.7500, 0.9500"),
+    (noisy_tanh, "Noisy tanh, noise on the output (NAN): ``h = tanh``, ``u = x``.", _SOFT, 1.15, 0.5,
+     "-3.0, 0.0, 3.0", "-0.6943,  0.0000,  0.6943"),
+    (noisy_sigmoid, "Noisy sigmoid, noise on the output (NAN): ``h = sigmoid``, ``u = x/4 + 1/2``.", _SOFT,
+     1.1, 0.15, "-4.0, 0.0, 4.0", "0.0698, 0.5000, 0.9302"),
+):
+    _fn.__doc__ = _summary + _DOC.substitute(delta=_delta, alpha=_alpha, c=_c, name=_fn.__name__, example_in=_ex_in,
+                                         example_out=_ex_out)
 
 
 class _NANModule(NoisyActivation):
@@ -375,10 +171,20 @@ class NoisyHardSigmoid(_NANModule):
         super().__init__(alpha, c, p, half_normal, num_parameters, learn_p, device, dtype)
 
 
-NoisyHardTanh.__doc__ = "Noisy hard-tanh with noise on the output (NAN)." + _MODULE_DOC.format(
-    fn="noisy_hard_tanh", alpha=1.15, c=0.5, cls="NoisyHardTanh")
-NoisyHardSigmoid.__doc__ = "Noisy hard-sigmoid with noise on the output (NAN)." + _MODULE_DOC.format(
-    fn="noisy_hard_sigmoid", alpha=1.1, c=0.15, cls="NoisyHardSigmoid")
+class NoisyTanh(_NANModule):
+    _function = staticmethod(noisy_tanh)
+
+    def __init__(self, alpha: float = 1.15, c: float = 0.5, p: float = 1.0, half_normal: bool = False,
+                 num_parameters: int = 1, learn_p: bool = True, *, device=None, dtype=None) -> None:
+        super().__init__(alpha, c, p, half_normal, num_parameters, learn_p, device, dtype)
+
+
+class NoisySigmoid(_NANModule):
+    _function = staticmethod(noisy_sigmoid)
+
+    def __init__(self, alpha: float = 1.1, c: float = 0.15, p: float = 1.0, half_normal: bool = False,
+                 num_parameters: int = 1, learn_p: bool = True, *, device=None, dtype=None) -> None:
+        super().__init__(alpha, c, p, half_normal, num_parameters, learn_p, device, dtype)
 
 
 def saturated_tanh(x: Tensor) -> Tensor:
@@ -389,11 +195,17 @@ def saturated_sigmoid(x: Tensor) -> Tensor:
     return x.abs() >= 2.0
 
 
-for _name, _cls, _fn, _sat, _desc in (
-    ("noisy_hard_tanh", NoisyHardTanh, noisy_hard_tanh, saturated_tanh,
+for _name, _cls, _fn, _alpha, _c, _sat, _desc in (
+    ("noisy_hard_tanh", NoisyHardTanh, noisy_hard_tanh, 1.15, 0.5, saturated_tanh,
      "hard-tanh + output noise in its saturated part (NAN; half_normal=True: NANIS)"),
-    ("noisy_hard_sigmoid", NoisyHardSigmoid, noisy_hard_sigmoid, saturated_sigmoid,
-     "hard-sigmoid 0.25x+0.5 + output noise in its saturated part (NAN; half_normal=True: NANIS)"),
+    ("noisy_hard_sigmoid", NoisyHardSigmoid, noisy_hard_sigmoid, 1.1, 0.15, saturated_sigmoid,
+     "hard-sigmoid x/4+1/2 + output noise in its saturated part (NAN; half_normal=True: NANIS)"),
+    ("noisy_tanh", NoisyTanh, noisy_tanh, 1.15, 0.5, None,
+     "tanh + output noise growing with its distance from the linearisation x (NAN)"),
+    ("noisy_sigmoid", NoisySigmoid, noisy_sigmoid, 1.1, 0.15, None,
+     "sigmoid + output noise growing with its distance from x/4+1/2 (NAN)"),
 ):
+    _cls.__doc__ = (f"{_desc[0].upper()}{_desc[1:]}." + _MODULE_DOC.format(fn=_fn.__name__, alpha=_alpha, c=_c,
+                                                                           cls=_cls.__name__))
     register(ActivationSpec(name=_name, module=_cls, function=_fn, family="noisy", description=_desc,
                             paper=PAPER, stochastic=True, saturation=_sat))

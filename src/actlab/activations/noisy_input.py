@@ -1,161 +1,107 @@
-r"""Noisy hard units with the noise added to their *input* (NANI; Gulcehre et al., 2016).
+r"""Noisy units with the noise added to their *input* (NANI; Gulcehre et al., 2016).
 
-Shares the hard functions, :math:`\sigma(x)`, the in-kernel noise and the module base with
-`actlab.activations.noisy` (the output-noise units).
+Shares the units, :math:`\sigma(x)`, the kernels and the module base with the output-noise
+units (`actlab.activations.noisy_core`).
 """
 
 from __future__ import annotations
+
+from string import Template
 
 import torch
 from torch import Tensor
 
 from actlab._channels import channel_view
-from actlab._fused import fused
-from actlab._validation import check_type
-from actlab.activations.noisy import (
-    HALF_NORMAL_MEAN,
-    HARD_SIGMOID,
-    HARD_TANH,
-    PAPER,
-    NoisyActivation,
-    as_tensor,
-    check_channels,
-    check_common,
-    check_p,
-    draw_seed,
-    hard_parts,
-    noise_std,
-    saturated_sigmoid,
-    saturated_tanh,
-    standard_normal,
-)
+from actlab.activations.noisy import saturated_sigmoid, saturated_tanh
+from actlab.activations.noisy_core import PAPER, NoisyActivation, apply_noisy, check_channels
 from actlab.registry import ActivationSpec, register
 
-__all__ = ["NoisyInputHardSigmoid", "NoisyInputHardTanh", "noisy_input_hard_sigmoid", "noisy_input_hard_tanh"]
+__all__ = [
+    "NoisyInputHardSigmoid",
+    "NoisyInputHardTanh",
+    "NoisyInputSigmoid",
+    "NoisyInputTanh",
+    "noisy_input_hard_sigmoid",
+    "noisy_input_hard_tanh",
+    "noisy_input_sigmoid",
+    "noisy_input_tanh",
+]
 
 
-def _shift(xo: Tensor, p: Tensor, c: Tensor, seed: Tensor | None, shape, half: bool):
-    """``(z, u, h, inside, xi_dir)``: the perturbed input and the parts its derivative needs."""
-    u, h, inside = hard_parts(xo, shape)
-    sigma, dsig = noise_std(h - u, p, c)
-    xi = standard_normal(xo, seed, half=half) if seed is not None else HALF_NORMAL_MEAN
-    # -sgn(x) points half-normal noise at the linear region; Gaussian noise is symmetric anyway.
-    xi_dir = -torch.sign(xo) * xi
-    return xo + xi_dir * sigma, u, h, inside, xi_dir * dsig
+def _nani(owner: str, unit: str, x: Tensor, training: bool, c: float | Tensor, p: float | Tensor, half_normal: bool,
+          generator: torch.Generator | None) -> Tensor:
+    return apply_noisy(owner, x, unit=unit, mode="nani", training=training, alpha=1.0, c=c, p=p,
+                       half_normal=half_normal, generator=generator)
 
 
-@fused
-def _nani_forward(x: Tensor, p: Tensor, c: Tensor, seed: Tensor | None, shape, half: bool) -> Tensor:
-    xo = x.to(p.dtype)
-    if seed is None and not half:
-        return torch.clamp(shape[0] * xo + shape[1], shape[2], shape[3]).to(x.dtype)
-    z = _shift(xo, p, c, seed, shape, half)[0]
-    return torch.clamp(shape[0] * z + shape[1], shape[2], shape[3]).to(x.dtype)
+def noisy_input_hard_tanh(x: Tensor, /, *, training: bool, c: float | Tensor = 0.25, p: float | Tensor = 1.0,
+                          half_normal: bool = False, generator: torch.Generator | None = None) -> Tensor:
+    return _nani("noisy_input_hard_tanh", "hard_tanh", x, training, c, p, half_normal, generator)
 
 
-@fused
-def _nani_backward(g: Tensor, x: Tensor, p: Tensor, c: Tensor, seed: Tensor | None, shape, half: bool,
-                   p_shape: tuple[int, ...] | None) -> tuple[Tensor, Tensor | None]:
-    k, b, lo, hi = shape
-    xo, go = x.to(p.dtype), g.to(p.dtype)
-    if seed is None and not half:
-        u = k * xo + b
-        return (go * (((u > lo) & (u < hi)).to(xo.dtype) * k)).to(g.dtype), None
-    z, u, h, inside, ddelta = _shift(xo, p, c, seed, shape, half)
-    uz = k * z + b
-    gz = go * (((uz > lo) & (uz < hi)).to(xo.dtype) * k)  # dL/dz
-    dz_dx = 1.0 + ddelta * p * (inside.to(xo.dtype) * k - k)  # d Delta / dx = h' - k
-    grad_p = (gz * ddelta * (h - u)).sum_to_size(p_shape).to(p.dtype) if p_shape is not None else None
-    return (gz * dz_dx).to(g.dtype), grad_p
+def noisy_input_hard_sigmoid(x: Tensor, /, *, training: bool, c: float | Tensor = 0.25, p: float | Tensor = 1.0,
+                             half_normal: bool = False, generator: torch.Generator | None = None) -> Tensor:
+    return _nani("noisy_input_hard_sigmoid", "hard_sigmoid", x, training, c, p, half_normal, generator)
 
 
-class _NANIFunction(torch.autograd.Function):
-    """NANI, fused forward and hand-derived fused backward; noise re-drawn from the saved seed."""
-
-    @staticmethod
-    def forward(x, p, c, seed, shape, half):
-        return _nani_forward(x, p, c, seed, shape, half)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output) -> None:
-        x, p, c, seed, shape, half = inputs
-        ctx.shape, ctx.half = shape, half
-        ctx.save_for_backward(x, p, c, *([seed] if seed is not None else []))
-
-    @staticmethod
-    def backward(ctx, g):
-        x, p, c, *seed = ctx.saved_tensors
-        p_shape = tuple(p.shape) if ctx.needs_input_grad[1] else None
-        grad_x, grad_p = _nani_backward(g, x, p, c, seed[0] if seed else None, ctx.shape, ctx.half, p_shape)
-        return grad_x, grad_p, None, None, None, None
+def noisy_input_tanh(x: Tensor, /, *, training: bool, c: float | Tensor = 0.25, p: float | Tensor = 1.0,
+                     half_normal: bool = False, generator: torch.Generator | None = None) -> Tensor:
+    return _nani("noisy_input_tanh", "tanh", x, training, c, p, half_normal, generator)
 
 
-def _nani(owner: str, x: Tensor, shape, *, training: bool, c: float | Tensor, p: float | Tensor,
-          half_normal: bool, generator: torch.Generator | None) -> Tensor:
-    if not isinstance(c, Tensor):
-        check_common(owner, c)
-    check_p(owner, p, x)
-    check_type(owner, "training", training, bool)
-    check_type(owner, "half_normal", half_normal, bool)
-    seed = draw_seed(x, generator) if training else None
-    return _NANIFunction.apply(x, as_tensor(p, x), as_tensor(c, x), seed, shape, half_normal)
+def noisy_input_sigmoid(x: Tensor, /, *, training: bool, c: float | Tensor = 0.25, p: float | Tensor = 1.0,
+                        half_normal: bool = False, generator: torch.Generator | None = None) -> Tensor:
+    return _nani("noisy_input_sigmoid", "sigmoid", x, training, c, p, half_normal, generator)
 
 
-_NANI_DOC = r"""
+_DOC = Template(r"""
 
     .. math::
         \phi(x, \xi) = h\bigl(x - \mathrm{sgn}(x)\,\sigma(x)\,\xi\bigr), \qquad
         \sigma(x) = c\,\bigl(\mathrm{sigmoid}(p\,\Delta(x)) - \tfrac12\bigr)^2, \qquad \Delta = h(x) - u(x)
 
     :math:`\xi \sim N(0, 1)` (the sign factor does not change its law), or :math:`|\xi|` with
-    ``half_normal=True``, which always moves the input toward the linear region. No noise where
-    ``h`` is linear. In eval mode :math:`\xi` is replaced by its expectation (0, or
-    :math:`\sqrt{2/\pi}` for half-normal noise), as the paper prescribes; note that this is
-    :math:`h(x + \sigma E\xi)`, not :math:`E[h(x + \sigma\xi)]`.
+    ``half_normal=True``, which always moves the input toward the linear region. $where In eval
+    mode :math:`\xi` is replaced by its expectation (0, or :math:`\sqrt{2/\pi}` for half-normal
+    noise), as the paper prescribes; note that this is :math:`h(x + \sigma E\xi)`, not
+    :math:`E[h(x + \sigma\xi)]`.
 
     The paper's :math:`\sigma` is used; the official code's input-noise units use a different
     scale (``c * softplus(p |Delta| / |xi|)``), not reproduced.
 
     Args:
-        x: input of any shape.
+        x: input of any shape (at most 2**31 - 1 elements in training).
         training: draw noise (``True``) or use its expectation (``False``); required.
         c: noise scale, > 0 (a float or a 0-d tensor; not differentiated). Default: 0.25.
         p: slope of the noise sigmoid; a float or a tensor broadcastable to ``x``. Default: 1.
         half_normal: half-normal noise toward the linear region. Default: ``False``.
-        generator: source of the noise seed; default the global generator.
+        generator: source of the noise key; default the global generator.
 
     Raises:
-        ValueError: ``c <= 0`` or a non-finite ``c`` or ``p``.
+        ValueError: ``c <= 0`` or a non-finite ``c`` or ``p``; ``p`` not broadcastable to ``x``.
         TypeError: a non-bool ``training`` or ``half_normal``.
 
     Paper: Gulcehre et al., "Noisy Activation Functions", ICML 2016, arXiv:1603.00391 (NANI).
-    """
 
-
-def noisy_input_hard_tanh(x: Tensor, /, *, training: bool, c: float | Tensor = 0.25, p: float | Tensor = 1.0,
-                          half_normal: bool = False, generator: torch.Generator | None = None) -> Tensor:
-    return _nani("noisy_input_hard_tanh", x, HARD_TANH, training=training, c=c, p=p,
-                 half_normal=half_normal, generator=generator)
-
-
-def noisy_input_hard_sigmoid(x: Tensor, /, *, training: bool, c: float | Tensor = 0.25, p: float | Tensor = 1.0,
-                             half_normal: bool = False, generator: torch.Generator | None = None) -> Tensor:
-    return _nani("noisy_input_hard_sigmoid", x, HARD_SIGMOID, training=training, c=c, p=p,
-                 half_normal=half_normal, generator=generator)
-
-
-noisy_input_hard_tanh.__doc__ = "Noisy hard-tanh with noise added to its input (NANI), ``h = clip(x, -1, 1)``." + _NANI_DOC + """
     Examples:
-        >>> noisy_input_hard_tanh(torch.tensor([-3.0, 0.5, 3.0]), training=False)
-        tensor([-1.0000,  0.5000,  1.0000])
-    """
-noisy_input_hard_sigmoid.__doc__ = (
-    "Noisy hard-sigmoid with noise added to its input (NANI), ``h = clip(0.25 x + 0.5, 0, 1)``." + _NANI_DOC + """
-    Examples:
-        >>> noisy_input_hard_sigmoid(torch.tensor([-4.0, 1.0, 4.0]), training=False)
-        tensor([0.0000, 0.7500, 1.0000])
-    """
-)
+        >>> $name(torch.tensor([$example_in]), training=False)
+        tensor([$example_out])
+    """)
+
+for _fn, _summary, _where, _ex_in, _ex_out in (
+    (noisy_input_hard_tanh, "Noisy hard-tanh with noise added to its input (NANI), ``h = clip(x, -1, 1)``.",
+     "No noise where ``h`` is linear.", "-3.0, 0.5, 3.0", "-1.0000,  0.5000,  1.0000"),
+    (noisy_input_hard_sigmoid, "Noisy hard-sigmoid with noise added to its input (NANI), "
+     "``h = clip(x/4 + 1/2, 0, 1)``.", "No noise where ``h`` is linear.", "-4.0, 1.0, 4.0",
+     "0.0000, 0.7500, 1.0000"),
+    (noisy_input_tanh, "Noisy tanh with noise added to its input (NANI), ``h = tanh``, ``u = x``.",
+     "The noise grows with the distance of ``tanh`` from its linearisation.", "-3.0, 0.0, 3.0",
+     "-0.9951,  0.0000,  0.9951"),
+    (noisy_input_sigmoid, "Noisy sigmoid with noise added to its input (NANI), ``h = sigmoid``, "
+     "``u = x/4 + 1/2``.", "The noise grows with the distance of ``sigmoid`` from its linearisation.",
+     "-4.0, 0.0, 4.0", "0.0180, 0.5000, 0.9820"),
+):
+    _fn.__doc__ = _summary + _DOC.substitute(where=_where, name=_fn.__name__, example_in=_ex_in, example_out=_ex_out)
 
 
 class _NANIModule(NoisyActivation):
@@ -172,7 +118,7 @@ class _NANIModule(NoisyActivation):
                               half_normal=self.half_normal)
 
 
-_DOC = """
+_MODULE_DOC = """
 
     See :func:`actlab.functional.{fn}` for the math. Noise only in training mode.
 
@@ -195,20 +141,31 @@ _DOC = """
 
 
 class NoisyInputHardTanh(_NANIModule):
-    __doc__ = "Noisy hard-tanh with noise on its input (NANI)." + _DOC.format(fn="noisy_input_hard_tanh")
     _function = staticmethod(noisy_input_hard_tanh)
 
 
 class NoisyInputHardSigmoid(_NANIModule):
-    __doc__ = "Noisy hard-sigmoid with noise on its input (NANI)." + _DOC.format(fn="noisy_input_hard_sigmoid")
     _function = staticmethod(noisy_input_hard_sigmoid)
+
+
+class NoisyInputTanh(_NANIModule):
+    _function = staticmethod(noisy_input_tanh)
+
+
+class NoisyInputSigmoid(_NANIModule):
+    _function = staticmethod(noisy_input_sigmoid)
 
 
 for _name, _cls, _fn, _sat, _desc in (
     ("noisy_input_hard_tanh", NoisyInputHardTanh, noisy_input_hard_tanh, saturated_tanh,
      "hard-tanh of an input perturbed in its saturated part (NANI)"),
     ("noisy_input_hard_sigmoid", NoisyInputHardSigmoid, noisy_input_hard_sigmoid, saturated_sigmoid,
-     "hard-sigmoid 0.25x+0.5 of an input perturbed in its saturated part (NANI)"),
+     "hard-sigmoid x/4+1/2 of an input perturbed in its saturated part (NANI)"),
+    ("noisy_input_tanh", NoisyInputTanh, noisy_input_tanh, None,
+     "tanh of an input perturbed as it saturates (NANI)"),
+    ("noisy_input_sigmoid", NoisyInputSigmoid, noisy_input_sigmoid, None,
+     "sigmoid of an input perturbed as it saturates (NANI)"),
 ):
+    _cls.__doc__ = f"{_desc[0].upper()}{_desc[1:]}." + _MODULE_DOC.format(fn=_fn.__name__)
     register(ActivationSpec(name=_name, module=_cls, function=_fn, family="noisy", description=_desc,
                             paper=PAPER, stochastic=True, saturation=_sat))

@@ -1,0 +1,265 @@
+r"""What the noisy units share (Gulcehre et al., 2016): the units, :math:`\sigma(x)`, the fused kernels, the base module.
+
+A noisy unit is a saturating function ``h`` with its linearisation ``u`` (first-order Taylor
+expansion at 0) and :math:`\Delta = h - u`, zero where a hard ``h`` is linear. The noise scale
+is :math:`\sigma(x) = c\,(\mathrm{sigmoid}(p\,\Delta) - \tfrac12)^2`. Output noise (NAN,
+`actlab.activations.noisy`) and input noise (NANI, `actlab.activations.noisy_input`) are two
+``*_parts`` functions here that return the output *and its two partial derivatives*.
+
+Speed and memory. In training the forward kernel draws the noise (`actlab.activations.noise`)
+and writes ``y``, :math:`\partial y/\partial x` and, when ``p`` is learned,
+:math:`\partial y/\partial p`; the backward is ``g * dy/dx`` and a per-channel sum of
+``g * dy/dp``, so the noise is drawn once and the costly parts (the draw, ``sigmoid``) run
+once. What is saved is the input-sized slope (and the ``p`` slope that stands in for the noise
+draw), never ``x``. Second derivatives through a training-mode unit are refused (the saved
+slopes are constants). In eval mode (deterministic) only ``x`` is saved and the slopes are
+recomputed in backward from differentiable ops, so double backward works there.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from actlab._fused import fused
+from actlab._validation import check_bound, check_finite, check_int, check_type, fail
+from actlab.activations.noise import draw_key, standard_normal
+
+__all__ = ["HALF_NORMAL_MEAN", "PAPER", "UNITS", "NoisyActivation", "apply_noisy", "unit_parts"]
+
+PAPER = "Gulcehre, Moczulski, Denil, Bengio, 'Noisy Activation Functions', ICML 2016, arXiv:1603.00391"
+
+#: ``E|xi|`` for a standard normal ``xi``: the test-time value of half-normal noise.
+HALF_NORMAL_MEAN = math.sqrt(2.0 / math.pi)
+
+#: unit -> (slope k, offset b) of its linearisation u(x) = k x + b. Hard units clip u to
+#: [-1, 1] (tanh) or [0, 1] (sigmoid); the soft ones are torch.tanh / torch.sigmoid.
+UNITS: dict[str, tuple[float, float]] = {
+    "hard_tanh": (1.0, 0.0),
+    "hard_sigmoid": (0.25, 0.5),
+    "tanh": (1.0, 0.0),
+    "sigmoid": (0.25, 0.5),
+}
+
+
+def unit_parts(x: Tensor, unit: str) -> tuple[Tensor, Tensor, Tensor]:
+    """``(u, h, h')`` of ``unit`` at ``x``; a hard unit's ``h'`` is 0 at its kinks."""
+    k, b = UNITS[unit]
+    u = k * x + b
+    if unit == "tanh":
+        h = torch.tanh(x)
+        return u, h, 1.0 - h * h
+    if unit == "sigmoid":
+        h = torch.sigmoid(x)
+        return u, h, h * (1.0 - h)
+    lo = -1.0 if unit == "hard_tanh" else 0.0
+    return u, torch.clamp(u, lo, 1.0), ((u > lo) & (u < 1.0)).to(x.dtype) * k
+
+
+def noise_std(delta: Tensor, p: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+    r"""``sigma = c (sigmoid(p Delta) - 1/2)^2`` and ``d sigma / d(p Delta)``."""
+    t = torch.sigmoid(p * delta) - 0.5
+    return c * t * t, 2.0 * c * t * (0.25 - t * t)  # sigmoid' = 1/4 - t^2
+
+
+def direction(x: Tensor, alpha: float) -> Tensor:
+    r"""The paper's :math:`d(x) = -\mathrm{sgn}(x)\,\mathrm{sgn}(1 - \alpha)`, taking sgn(1 - alpha) := 1 at ``alpha = 1``.
+
+    Read literally, ``alpha = 1`` gives ``d = 0`` (no noise at all); we take the ``alpha < 1``
+    branch there, which points half-normal noise into the range of ``h``.
+    """
+    return torch.sign(x) * (1.0 if alpha > 1.0 else -1.0)
+
+
+def nan_parts(x: Tensor, xi: Tensor | float, p: Tensor, c: Tensor, alpha: float, unit: str):
+    r"""NAN: ``y = alpha h + (1 - alpha) u + d sigma xi`` and its slopes in ``x`` and ``p``."""
+    k = UNITS[unit][0]
+    u, h, dh = unit_parts(x, unit)
+    y = alpha * h + (1.0 - alpha) * u
+    dydx = alpha * dh + (1.0 - alpha) * k
+    if isinstance(xi, float) and xi == 0.0:  # Gaussian expectation: no noise term at all
+        return y, dydx, torch.zeros_like(y)
+    sigma, dsig = noise_std(h - u, p, c)
+    d = direction(x, alpha)
+    s = d * xi * dsig  # dy / d(p Delta)
+    return y + d * sigma * xi, dydx + s * p * (dh - k), s * (h - u)
+
+
+def nani_parts(x: Tensor, xi: Tensor | float, p: Tensor, c: Tensor, alpha: float, unit: str):
+    r"""NANI: ``y = h(x - sgn(x) sigma xi)`` and its slopes in ``x`` and ``p`` (``alpha`` unused)."""
+    k = UNITS[unit][0]
+    if isinstance(xi, float) and xi == 0.0:
+        _, h, dh = unit_parts(x, unit)
+        return h, dh, torch.zeros_like(h)
+    u, h, dh = unit_parts(x, unit)
+    sigma, dsig = noise_std(h - u, p, c)
+    # -sgn(x) points half-normal noise at the linear region; Gaussian noise is symmetric anyway.
+    xd = -torch.sign(x) * xi
+    _, hz, dhz = unit_parts(x + xd * sigma, unit)
+    s = dhz * xd * dsig  # dy / d(p Delta)
+    return hz, dhz + s * p * (dh - k), s * (h - u)
+
+
+_PARTS = {"nan": nan_parts, "nani": nani_parts}
+
+
+@fused
+def _forward(x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, alpha: float, unit: str, mode: str,
+             half: bool, slopes: int) -> tuple[Tensor, ...]:
+    """``y`` and the first ``slopes`` of ``(dy/dx, dy/dp)``, in ``x``'s dtype."""
+    xo = x.to(p.dtype)
+    if key is not None:
+        xi = standard_normal(xo, key, half=half).to(p.dtype)
+    else:
+        xi = HALF_NORMAL_MEAN if half else 0.0
+    parts = _PARTS[mode](xo, xi, p, c, alpha, unit)
+    return tuple(t.to(x.dtype) for t in parts[: 1 + slopes])
+
+
+@fused
+def _backward_saved(g: Tensor, dydx: Tensor, dydp: Tensor | None,
+                    p_shape: tuple[int, ...] | None) -> tuple[Tensor, Tensor | None]:
+    grad_p = (g * dydp).sum_to_size(p_shape) if p_shape is not None else None
+    return g * dydx, grad_p
+
+
+@fused
+def _backward_eval(g: Tensor, x: Tensor, p: Tensor, c: Tensor, alpha: float, unit: str, mode: str, half: bool,
+                   p_shape: tuple[int, ...] | None) -> tuple[Tensor, Tensor | None]:
+    xo, go = x.to(p.dtype), g.to(p.dtype)
+    _, dydx, dydp = _PARTS[mode](xo, HALF_NORMAL_MEAN if half else 0.0, p, c, alpha, unit)
+    grad_p = (go * dydp).sum_to_size(p_shape).to(p.dtype) if p_shape is not None else None
+    return (go * dydx).to(g.dtype), grad_p
+
+
+class _NoisyFunction(torch.autograd.Function):
+    """A noisy unit with fused kernels; see the module docstring for what is saved.
+
+    Checked against autograd of the paper's formula with the same noise (tests/test_noisy.py).
+    """
+
+    @staticmethod
+    def forward(x, p, c, key, alpha, unit, mode, half, slopes):
+        return _forward(x, p, c, key, alpha, unit, mode, half, slopes)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        x, p, c, key, alpha, unit, mode, half, slopes = inputs
+        ctx.alpha, ctx.unit, ctx.mode, ctx.half, ctx.training = alpha, unit, mode, half, key is not None
+        ctx.mark_non_differentiable(*output[1:])
+        ctx.set_materialize_grads(False)  # no zero-filled gradients for the slope outputs
+        if ctx.training:
+            ctx.save_for_backward(p, *output[1:])
+        else:
+            ctx.save_for_backward(p, x, c)
+
+    @staticmethod
+    def backward(ctx, g, *_):
+        if g is None:  # y unused (only reachable through the non-differentiable slope outputs)
+            return (None,) * 9
+        p, *saved = ctx.saved_tensors
+        p_shape = tuple(p.shape) if ctx.needs_input_grad[1] else None
+        if not ctx.training:
+            x, c = saved
+            grad_x, grad_p = _backward_eval(g, x, p, c, ctx.alpha, ctx.unit, ctx.mode, ctx.half, p_shape)
+            return grad_x, grad_p, None, None, None, None, None, None, None
+        if torch.is_grad_enabled():  # create_graph=True: a second derivative through constants would be wrong
+            raise RuntimeError("noisy activation: second derivatives through a training-mode noisy unit are not "
+                               "supported (its backward multiplies by slopes saved with the noise); "
+                               "use eval mode for double backward")
+        dydx, *dydp = saved
+        grad_x, grad_p = _backward_saved(g, dydx, dydp[0] if dydp else None, p_shape)
+        return grad_x, grad_p, None, None, None, None, None, None, None
+
+
+def as_tensor(value: float | Tensor, x: Tensor) -> Tensor:
+    dtype = torch.promote_types(x.dtype, torch.float32)
+    if isinstance(value, Tensor):
+        return value.to(dtype)
+    return torch.tensor(value, dtype=dtype, device=x.device)
+
+
+def check_p(owner: str, p: float | Tensor, x: Tensor) -> None:
+    """A float ``p`` must be finite; a tensor ``p`` must broadcast to ``x`` without growing it."""
+    if not isinstance(p, Tensor):
+        check_finite(owner, "p", p)
+        return
+    ok = p.dim() <= x.dim() and all(a in (1, b) for a, b in zip(reversed(p.shape), reversed(x.shape)))
+    if not ok:
+        fail(owner, "p", f"broadcastable to the input's shape {tuple(x.shape)}", tuple(p.shape))
+
+
+def check_common(owner: str, c: float, p: float | None = None) -> None:
+    check_finite(owner, "c", c)
+    check_bound(owner, "c", c, ">", 0)
+    if p is not None:
+        check_finite(owner, "p", p)
+
+
+def apply_noisy(owner: str, x: Tensor, *, unit: str, mode: str, training: bool, alpha: float, c: float | Tensor,
+                p: float | Tensor, half_normal: bool, generator: torch.Generator | None) -> Tensor:
+    """Validate the arguments of a noisy functional and run its unit (``mode`` ``"nan"`` or ``"nani"``)."""
+    check_finite(owner, "alpha", alpha)
+    if not isinstance(c, Tensor):
+        check_common(owner, c)
+    check_p(owner, p, x)
+    check_type(owner, "training", training, bool)
+    check_type(owner, "half_normal", half_normal, bool)
+    key = draw_key(owner, x, generator) if training else None
+    pt, ct = as_tensor(p, x), as_tensor(c, x)
+    if not (torch.is_grad_enabled() and (x.requires_grad or pt.requires_grad)):
+        return _forward(x, pt, ct, key, float(alpha), unit, mode, half_normal, 0)[0]
+    # Training saves the slopes; eval saves x and recomputes them (deterministic, double-differentiable).
+    slopes = (2 if pt.requires_grad else 1) if training else 0
+    return _NoisyFunction.apply(x, pt, ct, key, float(alpha), unit, mode, half_normal, slopes)[0]
+
+
+def check_channels(owner: str, num_parameters: int, x: Tensor) -> None:
+    # Channels at dim 1, or dim 0 of a 1-D input (as `channel_view` and `torch.nn.PReLU` do).
+    if num_parameters > 1 and (x.dim() == 0 or x.shape[min(1, x.dim() - 1)] != num_parameters):
+        got = tuple(x.shape)
+        fail(owner, "input", f"of shape (N, {num_parameters}, *) for num_parameters={num_parameters}", got)
+
+
+class NoisyActivation(nn.Module):
+    """Base of the noisy modules: validation, the learnable ``p`` and the ``noise_scale`` buffer.
+
+    ``noise_scale`` multiplies ``c``; annealing schedules (`actlab.annealing`) set it on every
+    module that has one. It is a buffer, so it is saved with the model and changing it does not
+    recompile a `torch.compile`-d model.
+    """
+
+    c: float
+
+    def __init__(self, *, c: float, p: float, half_normal: bool, num_parameters: int, learn_p: bool,
+                 device=None, dtype=None) -> None:
+        super().__init__()
+        owner = type(self).__name__
+        check_common(owner, c, p)
+        check_type(owner, "half_normal", half_normal, bool)
+        check_int(owner, "num_parameters", num_parameters, ">=", 1)
+        check_type(owner, "learn_p", learn_p, bool)
+        self.c, self.p_init, self.half_normal, self.num_parameters = float(c), float(p), half_normal, num_parameters
+        self.p = nn.Parameter(torch.empty(num_parameters, device=device, dtype=dtype), requires_grad=learn_p)
+        self.register_buffer("noise_scale", torch.ones((), device=device, dtype=dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        with torch.no_grad():
+            self.p.fill_(self.p_init)
+
+    def set_noise_scale(self, value: float) -> None:
+        """Set the multiplier of ``c`` (0 turns the noise off; the eval expectation scales too)."""
+        check_finite(type(self).__name__, "noise_scale", value)
+        check_bound(type(self).__name__, "noise_scale", value, ">=", 0)
+        with torch.no_grad():
+            self.noise_scale.fill_(value)
+
+    def _effective_c(self) -> Tensor:
+        return self.c * self.noise_scale
+
+    def extra_repr(self) -> str:
+        return (f"c={self.c}, p={self.p_init}, half_normal={self.half_normal}, "
+                f"num_parameters={self.num_parameters}, learn_p={self.p.requires_grad}")
