@@ -60,6 +60,9 @@ def saved_tensor_bytes(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tens
     return sum(storages.values())
 
 
+_WARMUP = 8
+
+
 def _measure(spec: str, x: torch.Tensor, grad: torch.Tensor, compiled: bool, min_run_time: float) -> OpTiming:
     module = create(spec).to(x.dtype).train()
     fn = torch.compile(module, fullgraph=True) if compiled else module
@@ -73,8 +76,10 @@ def _measure(spec: str, x: torch.Tensor, grad: torch.Tensor, compiled: bool, min
         xg.grad = None
         fn(xg).backward(grad)
 
-    fwd = median_ms(forward, min_run_time)
-    both = median_ms(fwd_bwd, min_run_time)
+    # Several warm-up calls: the first calls of a freshly compiled fused kernel ran 1.2-2x slower
+    # here (Inductor's compile workers still busy), which skewed the first entry of a run.
+    fwd = median_ms(forward, min_run_time, warmup=_WARMUP)
+    both = median_ms(fwd_bwd, min_run_time, warmup=_WARMUP)
     nbytes = x.numel() * x.element_size()
     return OpTiming(
         name=spec,
