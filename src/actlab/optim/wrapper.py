@@ -34,12 +34,13 @@ GradFn = str | Callable[[torch.Tensor], torch.Tensor]
 def _dense_grads(owner: str, params: Iterable[torch.Tensor], skip: set[int]) -> list[torch.Tensor]:
     grads = []
     for p in params:
-        if p.grad is None or id(p) in skip:
+        g = p.grad
+        if g is None or id(p) in skip:
             continue
-        if p.grad.is_sparse or p.grad.layout != torch.strided:
+        if g.layout != torch.strided:  # sparse COO/CSR/... layouts
             fail(owner, "p.grad", "a dense (strided) tensor; sparse gradients are not supported",
-                 f"layout {p.grad.layout} for a parameter of shape {tuple(p.shape)}", TypeError)
-        grads.append(p.grad)
+                 f"layout {g.layout} for a parameter of shape {tuple(p.shape)}", TypeError)
+        grads.append(g)
     return grads
 
 
@@ -285,9 +286,9 @@ class GradientActivation(torch.optim.Optimizer):
             hook(inner, (), {})
         for group in inner.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
-            _dense_grads(owner, params, set())
+            grads = _dense_grads(owner, params, set())
             resolved = self._group_fn(group)
             activate = tuple(id(p) not in self._excluded for p in params)
-            self._fused.step_group(group, params, activate, resolved.fn, resolved.alpha, resolved.beta)
+            self._fused.step_group(group, params, grads, activate, resolved.fn, resolved.alpha, resolved.beta)
         for hook in [*post.values(), *inner._optimizer_step_post_hooks.values()]:
             hook(inner, (), {})
