@@ -117,21 +117,18 @@ def _sgd_kernel(params: list[Tensor], grads: list[Tensor], bufs: list[Tensor | N
 
 
 def _adam_kernel(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor], exp_avg_sqs: list[Tensor],
-                 max_sqs: list[Tensor], steps: list[Tensor], hp: Tensor, activate: tuple[bool, ...], fn,
-                 flags: tuple[bool, bool, bool, bool]) -> None:
-    # hp = [lr, weight_decay, beta1, beta2, eps, alpha, beta]. Each parameter's step count is
-    # incremented here, and its bias corrections derived from it in float64, as PyTorch's
-    # single-tensor Adam does in Python (incrementing 62 scalar tensors with torch._foreach_add_
-    # cost ~0.3 ms per step, more than the whole update of a small model). The update divides by
-    # sqrt(1 - beta2^t) as a multiply by its reciprocal: one vector division less per element.
+                 max_sqs: list[Tensor], steps: list[Tensor], hp: Tensor, step_sizes: Tensor, inv_bc2_sqrts: Tensor,
+                 activate: tuple[bool, ...], fn, flags: tuple[bool, bool, bool, bool]) -> None:
+    # hp = [lr, weight_decay, beta1, beta2, eps, alpha, beta]; per parameter: step_sizes[i] =
+    # lr / (1 - beta1^t) and inv_bc2_sqrts[i] = 1 / sqrt(1 - beta2^t) for this step's t, as
+    # PyTorch's single-tensor Adam (which divides by sqrt(1 - beta2^t): a multiply saves a vector
+    # division per element). The step counts are incremented here: torch._foreach_add_ on 62
+    # scalar tensors cost ~0.3 ms per step, more than the whole update of a small model.
     has_wd, decoupled, amsgrad, maximize = flags
     lr, wd, beta1, beta2, eps, alpha, beta = hp[0], hp[1], hp[2], hp[3], hp[4], hp[5], hp[6]
     for i, (p, grad, m, v) in enumerate(zip(params, grads, exp_avgs, exp_avg_sqs)):
-        t = steps[i] + 1
-        steps[i].copy_(t)
-        t = t.to(torch.float64)
-        step_size = lr / (1 - beta1**t)
-        inv_bc2_sqrt = torch.rsqrt(1 - beta2**t)
+        steps[i].copy_(steps[i] + 1)
+        step_size, inv_bc2_sqrt = step_sizes[i], inv_bc2_sqrts[i]
         work = torch.promote_types(p.dtype, torch.float32)
         pw = p.to(work)
         g = grad.to(work)
@@ -268,5 +265,10 @@ class FusedStep:
         wd = float(group["weight_decay"])
         flags = (wd != 0, decoupled, amsgrad, bool(group["maximize"]))
         hp = torch.tensor([lr, wd, beta1, beta2, float(group["eps"]), alpha, beta], dtype=torch.float64, device=device)
+        # The bias corrections of this step, t = step + 1, as one float64 vector op (inside the
+        # kernel Inductor would recompute the powers for every element).
+        t = torch.stack(steps).to(torch.float64) + 1
+        step_sizes, inv_bc2_sqrts = lr / (1 - beta1**t), torch.rsqrt(1 - beta2**t)
         key = ("adam", signature, activate, fn_key, flags)
-        self._run(key, _adam_kernel, params, grads, m, v, vmax, steps, hp, activate, fn, flags)
+        self._run(key, _adam_kernel, params, grads, m, v, vmax, steps, hp, step_sizes, inv_bc2_sqrts, activate, fn,
+                  flags)
