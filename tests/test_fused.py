@@ -46,3 +46,14 @@ def test_static_key_of_unhashable_arguments():
     assert _static_key({"a": 1}) == _static_key({"a": 1}) != _static_key({"a": 2})
     assert _static_key(1.5) == _static_key(2.5)  # floats are symbols: one kernel for all values
     assert _static_key(torch.zeros(2)) != _static_key(torch.zeros(2, dtype=torch.float64))
+
+
+def test_inference_calls_on_tensors_with_autograd_history_compile_without_warnings():
+    # Inside an autograd.Function (grad disabled) the inputs keep their history: a non-leaf input,
+    # e.g. a Linear's output, used to make Dynamo read `.grad` and warn (an error under this suite).
+    base = torch.randn(FUSE_MIN_NUMEL, requires_grad=True)
+    x = base * 2.0  # non-leaf, requires grad
+    with torch.no_grad():
+        got = _affine_clip(x, 0.5, 0.25, True, None)
+    assert not got.requires_grad
+    torch.testing.assert_close(got, torch.clamp(0.5 * x.detach() + 0.25, max=1.0))

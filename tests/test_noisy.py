@@ -310,3 +310,17 @@ def test_reset_parameters_is_idempotent():
     first = m.p.clone()
     m.reset_parameters()
     assert torch.equal(first, m.p) and torch.equal(first, torch.full((4,), 2.0))
+
+
+def test_bfloat16_input_learns_p_like_float32():
+    # Same input values and the same noise key: the p gradient is a sum over the whole input and
+    # must be accumulated in p's dtype, not rounded to bfloat16 on the way.
+    m = actlab.create("noisy_hard_tanh(c=3.0)").train()
+    x = (3 * torch.randn(256, 512, generator=_gen(1))).to(torch.bfloat16)
+    grads = []
+    for inp in (x, x.float()):
+        m.p.grad = None
+        torch.manual_seed(0)
+        m(inp.requires_grad_()).float().sum().backward()
+        grads.append(m.p.grad.clone())
+    torch.testing.assert_close(grads[0], grads[1], rtol=1e-3, atol=0)

@@ -69,6 +69,12 @@ def fused(fn: F) -> F:
     def wrapper(x: torch.Tensor, /, *args, **kwargs) -> torch.Tensor:
         if torch.compiler.is_compiling() or x.numel() < FUSE_MIN_NUMEL or x.device.type not in ("cpu", "cuda"):
             return fn(x, *args, **kwargs)
+        if not torch.is_grad_enabled():
+            # An inference call (e.g. inside an autograd.Function): compile it from detached views.
+            # A tensor with autograd history, such as the output of a Linear, would make Dynamo
+            # read its `.grad` while building guards, which warns for non-leaf tensors.
+            x, args = x.detach(), tuple(a.detach() if isinstance(a, torch.Tensor) else a for a in args)
+            kwargs = {k: v.detach() if isinstance(v, torch.Tensor) else v for k, v in kwargs.items()}
         key = (torch.is_grad_enabled(), _static_key(x), _static_key(args), _static_key(tuple(sorted(kwargs.items()))))
         kernel = compiled.get(key)
         if kernel is None:

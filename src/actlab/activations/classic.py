@@ -91,9 +91,9 @@ class _TERELUFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(x: Tensor, alpha: float, mu: float, beta: float | Tensor) -> Tensor:
-        # Detached views: the fused kernel must compile an inference graph, not trace autograd
-        # history (a non-leaf `beta`, e.g. a per-channel view, would make Dynamo read `.grad`).
-        return _terelu_forward(x.detach(), alpha, mu, beta.detach() if isinstance(beta, Tensor) else beta)
+        # `fused` detaches inference calls itself (a non-leaf `beta`, e.g. a per-channel view,
+        # would otherwise make Dynamo read `.grad`).
+        return _terelu_forward(x, alpha, mu, beta)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
@@ -110,9 +110,8 @@ class _TERELUFunction(torch.autograd.Function):
         x, *rest = ctx.saved_tensors
         beta = rest[0] if rest else ctx.beta
         beta_shape = tuple(beta.shape) if rest and ctx.needs_input_grad[3] else None
-        if not torch.is_grad_enabled():  # keep the graph for double backward (create_graph=True)
-            g, x = g.detach(), x.detach()
-            beta = beta.detach() if isinstance(beta, Tensor) else beta
+        # With create_graph=True the call keeps its graph (double backward); otherwise `fused`
+        # runs it as a detached inference call.
         grad_x, grad_beta = _terelu_backward(g, x, ctx.alpha, ctx.mu, beta, beta_shape)
         return grad_x, None, None, grad_beta
 

@@ -108,20 +108,26 @@ _PARTS = {"nan": nan_parts, "nani": nani_parts}
 @fused
 def _forward(x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, alpha: float, unit: str, mode: str,
              half: bool, slopes: int) -> tuple[Tensor, ...]:
-    """``y`` and the first ``slopes`` of ``(dy/dx, dy/dp)``, in ``x``'s dtype."""
+    """``y`` and the first ``slopes`` of ``(dy/dx, dy/dp)``; ``dy/dp`` stays in ``p``'s dtype.
+
+    ``dy/dp`` is summed over the whole input in backward: rounding each term to a bfloat16
+    input's precision moved the ``p`` gradient by ~0.4%.
+    """
     xo = x.to(p.dtype)
     if key is not None:
         xi = standard_normal(xo, key, half=half).to(p.dtype)
     else:
         xi = HALF_NORMAL_MEAN if half else 0.0
-    parts = _PARTS[mode](xo, xi, p, c, alpha, unit)
-    return tuple(t.to(x.dtype) for t in parts[: 1 + slopes])
+    y, dydx, dydp = _PARTS[mode](xo, xi, p, c, alpha, unit)
+    return (y.to(x.dtype), dydx.to(x.dtype), dydp)[: 1 + slopes]
 
 
 @fused
-def _backward_saved(g: Tensor, dydx: Tensor, dydp: Tensor | None,
+def _backward_saved(g: Tensor, dydx: Tensor, dydp: Tensor | None, p: Tensor,
                     p_shape: tuple[int, ...] | None) -> tuple[Tensor, Tensor | None]:
-    grad_p = (g * dydp).sum_to_size(p_shape) if p_shape is not None else None
+    # The p gradient is a sum over the whole input: accumulate it in p's dtype (float32 for a
+    # bfloat16 input), not in the input's.
+    grad_p = (g.to(p.dtype) * dydp).sum_to_size(p_shape) if p_shape is not None else None
     return g * dydx, grad_p
 
 
@@ -170,7 +176,7 @@ class _NoisyFunction(torch.autograd.Function):
                                "supported (its backward multiplies by slopes saved with the noise); "
                                "use eval mode for double backward")
         dydx, *dydp = saved
-        grad_x, grad_p = _backward_saved(g, dydx, dydp[0] if dydp else None, p_shape)
+        grad_x, grad_p = _backward_saved(g, dydx, dydp[0] if dydp else None, p, p_shape)
         return grad_x, grad_p, None, None, None, None, None, None, None
 
 
