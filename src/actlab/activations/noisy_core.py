@@ -122,22 +122,23 @@ def _forward(x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, alpha: float, 
     return (y.to(x.dtype), dydx.to(x.dtype), dydp)[: 1 + slopes]
 
 
-@fused
-def _backward_saved(g: Tensor, dydx: Tensor, dydp: Tensor | None, p: Tensor,
-                    p_shape: tuple[int, ...] | None) -> tuple[Tensor, Tensor | None]:
+def _grads(g: Tensor, dydx: Tensor, dydp: Tensor | None, p: Tensor,
+           p_shape: tuple[int, ...] | None) -> tuple[Tensor, Tensor | None]:
     # The p gradient is a sum over the whole input: accumulate it in p's dtype (float32 for a
     # bfloat16 input), not in the input's.
     grad_p = (g.to(p.dtype) * dydp).sum_to_size(p_shape) if p_shape is not None else None
     return g * dydx, grad_p
 
 
+_backward_saved = fused(_grads)
+
+
 @fused
 def _backward_eval(g: Tensor, x: Tensor, p: Tensor, c: Tensor, alpha: float, unit: str, mode: str, half: bool,
                    p_shape: tuple[int, ...] | None) -> tuple[Tensor, Tensor | None]:
-    xo, go = x.to(p.dtype), g.to(p.dtype)
-    _, dydx, dydp = _PARTS[mode](xo, HALF_NORMAL_MEAN if half else 0.0, p, c, alpha, unit)
-    grad_p = (go * dydp).sum_to_size(p_shape).to(p.dtype) if p_shape is not None else None
-    return (go * dydx).to(g.dtype), grad_p
+    _, dydx, dydp = _PARTS[mode](x.to(p.dtype), HALF_NORMAL_MEAN if half else 0.0, p, c, alpha, unit)
+    grad_x, grad_p = _grads(g.to(p.dtype), dydx, dydp, p, p_shape)
+    return grad_x.to(g.dtype), grad_p
 
 
 class _NoisyFunction(torch.autograd.Function):
