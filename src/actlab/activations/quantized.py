@@ -121,12 +121,6 @@ def quantize(
     return _QuantizeFunction.apply(x, levels, low, high, ste)
 
 
-def _plain(*values: float | Tensor) -> tuple[float | Tensor, ...]:
-    # The kernels need values only; tensors that still carry autograd history (a parameter's
-    # channel view, a hidden layer's output) make Dynamo touch their `.grad` and warn.
-    return tuple(v.detach() if isinstance(v, Tensor) else v for v in values)
-
-
 @fused
 def _quantize_forward(x: Tensor, low: float | Tensor, high: float | Tensor, *, levels: int) -> Tensor:
     steps = levels - 1
@@ -177,7 +171,7 @@ class _QuantizeFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(x: Tensor, levels: int, low: float | Tensor, high: float | Tensor, ste: str) -> Tensor:
-        return _quantize_forward(*_plain(x, low, high), levels=levels)
+        return _quantize_forward(x, low, high, levels=levels)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
@@ -195,7 +189,7 @@ class _QuantizeFunction(torch.autograd.Function):
         low = ends.pop(0) if ctx.tensor_ends[0] else ctx.low
         high = ends.pop(0) if ctx.tensor_ends[1] else ctx.high
         grad_x, grad_low, grad_high = _quantize_backward(
-            *_plain(g, x, low, high), ctx.levels, ctx.ste, _shape_if_needed(ctx, 2, low), _shape_if_needed(ctx, 3, high)
+            g, x, low, high, ctx.levels, ctx.ste, _shape_if_needed(ctx, 2, low), _shape_if_needed(ctx, 3, high)
         )
         return grad_x, None, grad_low, grad_high, None
 
@@ -333,7 +327,7 @@ class _BinaryFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(x: Tensor, threshold: float | Tensor, ste: str) -> Tensor:
-        return _binary_forward(*_plain(x, threshold))
+        return _binary_forward(x, threshold)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
@@ -351,7 +345,7 @@ class _BinaryFunction(torch.autograd.Function):
         x, *rest = ctx.saved_tensors
         threshold = rest[0] if rest else ctx.threshold
         t_shape = tuple(threshold.shape) if rest and ctx.needs_input_grad[1] else None
-        grad_x, grad_t = _binary_backward(*_plain(g, x, threshold), ctx.ste, t_shape)
+        grad_x, grad_t = _binary_backward(g, x, threshold, ctx.ste, t_shape)
         return grad_x, grad_t, None
 
 

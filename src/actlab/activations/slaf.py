@@ -167,9 +167,9 @@ class _SLAFFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(x: Tensor, coef: Tensor, basis: str, scale: float, shift: float, clamp: bool, relu: bool) -> Tensor:
-        # Detached: the kernel's guards would otherwise also split on requires_grad.
+        # `fused` runs this inference call from detached views (no requires_grad split, no `.grad` reads).
         config = (basis, coef.shape[-1], clamp, relu)
-        return _run(_slaf_forward, config, x.detach(), coef.detach(), basis, scale, shift, clamp, relu)
+        return _run(_slaf_forward, config, x, coef, basis, scale, shift, clamp, relu)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
@@ -181,8 +181,7 @@ class _SLAFFunction(torch.autograd.Function):
         x, coef = ctx.saved_tensors
         coef_shape = tuple(coef.shape) if ctx.needs_input_grad[1] else None
         config = (ctx.basis, coef.shape[-1], ctx.clamp, ctx.relu, ctx.needs_input_grad[:2])
-        if not torch.is_grad_enabled():  # first-order backward; double backward keeps the graph
-            g, x, coef = g.detach(), x.detach(), coef.detach()
+        # First-order backward: `fused` detaches the call; with create_graph=True it keeps the graph.
         grad_x, grad_c = _run(
             _slaf_backward, config, g, x, coef, ctx.basis, ctx.scale, ctx.shift, ctx.clamp, ctx.relu, ctx.needs_input_grad[0], coef_shape
         )
