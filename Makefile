@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export TORCHINDUCTOR_CACHE_DIR ?= $(CURDIR)/.cache/inductor
 export MPLBACKEND ?= Agg
+export ACTLAB_CACHE_DIR ?= $(CURDIR)/.cache/actlab
 
 .PHONY: venv demo test bench clean
 

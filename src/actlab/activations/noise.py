@@ -6,23 +6,28 @@ is a pure function of (its row-major index, a key), so it is computed in registe
 activation's own kernel, and the same key gives the same noise on every path (eager small
 tensors, the fused kernel, a user's ``torch.compile``) up to float rounding.
 
-The draw, for element :math:`i` and key :math:`(a, b)` (two int32 from the caller's generator):
+The draw, for elements :math:`2j` and :math:`2j + 1` (one Box-Muller pair) and key :math:`(a, b)`
+(two int32 from the caller's generator):
 
 .. math::
-    w = \mathrm{mix}(i\,(a \lor 1) + b), \qquad
+    w = \mathrm{mix}(j\,(a \lor 1) + b), \qquad
     U_1 = \frac{2\,w_{31:16} + 1}{2^{17}} \in (0, 1), \qquad U_2 = \frac{w_{15:0}}{2^{16}} \in [0, 1), \\
-    \xi = \sqrt{-2 \ln U_1}\,\cos(2\pi U_2) \quad \text{(Box-Muller, cosine branch)}
+    \xi_{2j} = \sqrt{-2 \ln U_1}\,\cos(2\pi U_2), \qquad \xi_{2j+1} = \sqrt{-2 \ln U_1}\,\sin(2\pi U_2)
 
 with ``mix`` the 32-bit "lowbias32" finaliser (two multiplies, three xor-shifts; full avalanche).
 The odd multiplier keyed by ``a`` makes the index streams of two keys different sets of 32-bit
 words, not shifted copies of one another (which ``i + b`` alone would give). ``ln`` and ``cos``
 are evaluated in float32 by fitted polynomials (relative error below 3e-7 and 3e-9), which
-cost a fraction of the library calls and avoid their range reductions:
+cost a fraction of the library calls and avoid their range reductions (the sine is the cosine
+a quarter turn back, :math:`U_2 - 1/4` on the same 16 bits):
 :math:`\ln U_1 = e \ln 2 + f\,Q(f)` from the float's exponent ``e`` and ``f \in [-1/3, 1/3)``,
 and :math:`\cos(2\pi U_2) = \sin(2\pi s)`, :math:`s = |U_2 - 1/2| - 1/4 \in [-1/4, 1/4]`.
 
-So :math:`\xi` is a discretised normal with 2**32 equally likely values, :math:`|\xi| \le 4.85`
-(tail mass 1.2e-6 lost), mean 0 and variance 1 to 1e-5; element counts must stay below 2**31.
+Both halves of a pair are exact, independent normals (Box-Muller's theorem), and a kernel that
+computes a whole pair pays for one hash, one ``ln`` and one square root per two elements
+(``actlab/native/noisy.c`` does). So :math:`\xi` is a discretised normal with 2**32 equally
+likely values per pair, :math:`|\xi| \le 4.85` (tail mass 1.2e-6 lost), mean 0 and variance 1
+to 1e-5; element counts must stay below 2**31.
 """
 
 from __future__ import annotations
@@ -84,10 +89,12 @@ def standard_normal(x: Tensor, key: Tensor, *, half: bool) -> Tensor:
         half: return :math:`|\\xi|` (half-normal noise).
     """
     idx = torch.arange(x.numel(), device=x.device, dtype=torch.int32).view(x.shape)
-    w = _mix(idx * (key[0] | 1) + key[1])
+    w = _mix((idx >> 1) * (key[0] | 1) + key[1])  # one word per Box-Muller pair
     u1 = (((w >> 15) & 0x1FFFE) + 1).to(torch.float32) * (2.0**-17)
     radius = torch.sqrt(torch.clamp_min(-2.0 * _ln(u1), 0.0))
-    s = ((w & 0xFFFF).to(torch.float32) * (2.0**-16) - 0.5).abs() - 0.25
+    # the odd element of a pair takes sin(2 pi U2) = cos(2 pi (U2 - 1/4)): a quarter turn of U2's 16 bits
+    u2 = (w - ((idx & 1) << 14)) & 0xFFFF
+    s = (u2.to(torch.float32) * (2.0**-16) - 0.5).abs() - 0.25
     cos = s * _horner(s * s, _SIN_S)
     return radius * (cos.abs() if half else cos)
 

@@ -18,11 +18,13 @@ recomputed in backward from differentiable ops, so double backward works there.
 
 from __future__ import annotations
 
+import ctypes
 import math
 
 import torch
 from torch import Tensor, nn
 
+from actlab import _native
 from actlab._fused import fused
 from actlab._validation import check_bound, check_finite, check_int, check_type, fail
 from actlab.activations.noise import draw_key, standard_normal
@@ -122,6 +124,77 @@ def _forward(x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, alpha: float, 
     return (y.to(x.dtype), dydx.to(x.dtype), dydp)[: 1 + slopes]
 
 
+#: units and modes of the C kernel (actlab/native/noisy.c), by its integer codes
+_NATIVE_UNITS = {"hard_tanh": 0, "hard_sigmoid": 1}
+_NATIVE_MODES = {"nan": 0, "nani": 1}
+# rows of at least this many elements per channel take one p per row; shorter ones an expanded p row
+_NATIVE_ROW_MIN = 64
+
+
+def _native_p_layout(p: Tensor, x: Tensor) -> tuple[int, int, int, int, Tensor] | None:
+    """``(rows, row_len, pmode, channels, p_buffer)`` for the C kernel, or None for a ``p`` it does not take.
+
+    pmode 0: one ``p``; 1: ``p[row % channels]`` per row (channels at dim 1, long rows);
+    2: a ``p`` per element of a row, repeated for every row (``p`` expanded over the trailing dims).
+    """
+    n = x.numel()
+    if p.numel() == 1:
+        return 1, n, 0, 1, p.reshape(1).contiguous()
+    shape = (1,) * (x.dim() - p.dim()) + tuple(p.shape)
+    lead = next(i for i, s in enumerate(shape) if s != 1)  # p.numel() > 1, so some dim is not 1
+    rows = math.prod(x.shape[:lead])
+    tail = x.shape[lead:]
+    channel_vector = lead == 1 and all(s == 1 for s in shape[2:])
+    inner = math.prod(x.shape[2:])
+    if channel_vector and inner >= _NATIVE_ROW_MIN:
+        return rows * x.shape[1], inner, 1, x.shape[1], p.reshape(-1).contiguous()
+    return rows, math.prod(tail), 2, 1, p.reshape(shape[lead:]).expand(tail).contiguous()
+
+
+def _native_kernel():
+    lib = _native.load("noisy")
+    if lib is None:
+        return None
+    kernel = lib.actlab_noisy_forward
+    if kernel.argtypes is None:
+        ptr, i64, i32, f32, u32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_float, ctypes.c_uint32
+        kernel.argtypes = [ptr, ptr, ptr, ptr, i64, i64, ptr, i32, i64, i32, i32, i32, f32, f32, u32, u32, i32, i32]
+        kernel.restype = i32
+    return kernel
+
+
+def _native_forward(x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, alpha: float, unit: str, mode: str,
+                    half: bool, slopes: int) -> tuple[Tensor, ...] | None:
+    """The training forward of a hard unit by the C kernel, or None where it does not apply.
+
+    It covers float32 CPU inputs with one ``c`` and a ``p`` that is one value or repeats along
+    the flat index (the per-channel ``p`` of the modules); everything else, code being traced
+    and ``ACTLAB_NATIVE=0`` take `_forward`, the same function as torch ops.
+    """
+    if (key is None or unit not in _NATIVE_UNITS or x.dtype != torch.float32 or p.dtype != torch.float32
+            or x.device.type != "cpu" or c.numel() != 1 or torch.compiler.is_compiling()):
+        return None
+    kernel = _native_kernel()
+    if kernel is None:
+        return None
+    x = x.contiguous()
+    rows, row_len, pmode, channels, pbuf = _native_p_layout(p.detach(), x)
+    outs = [torch.empty_like(x) for _ in range(1 + slopes)]
+    ptr = [t.data_ptr() for t in outs] + [None] * (2 - slopes)
+    key_a, key_b = (int(k) & 0xFFFFFFFF for k in key.tolist())
+    status = kernel(x.data_ptr(), *ptr, rows, row_len, pbuf.data_ptr(), pmode, channels, _NATIVE_UNITS[unit],
+                    _NATIVE_MODES[mode], int(half), float(c), alpha, key_a, key_b, slopes, torch.get_num_threads())
+    if status != 0:
+        raise RuntimeError(f"noisy activation: the C kernel rejected its arguments (status {status})")
+    return tuple(outs)
+
+
+def _forward_any(x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, alpha: float, unit: str, mode: str,
+                 half: bool, slopes: int) -> tuple[Tensor, ...]:
+    out = _native_forward(x, p, c, key, alpha, unit, mode, half, slopes)
+    return out if out is not None else _forward(x, p, c, key, alpha, unit, mode, half, slopes)
+
+
 def _grads(g: Tensor, dydx: Tensor, dydp: Tensor | None, p: Tensor,
            p_shape: tuple[int, ...] | None) -> tuple[Tensor, Tensor | None]:
     # The p gradient is a sum over the whole input: accumulate it in p's dtype (float32 for a
@@ -147,13 +220,13 @@ class _NoisyFunction(torch.autograd.Function):
     Checked against autograd of the paper's formula with the same noise (tests/test_noisy.py).
     """
 
+    # forward(ctx, ...) rather than forward + setup_context: with setup_context, Function.apply
+    # binds the arguments through inspect.signature on every call (~0.1 ms), which dominated
+    # the noisy units on small inputs (an LSTM's gates). No functorch transforms are lost that
+    # the noisy units supported: their noise key is drawn outside any transform anyway.
     @staticmethod
-    def forward(x, p, c, key, alpha, unit, mode, half, slopes):
-        return _forward(x, p, c, key, alpha, unit, mode, half, slopes)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output) -> None:
-        x, p, c, key, alpha, unit, mode, half, slopes = inputs
+    def forward(ctx, x, p, c, key, alpha, unit, mode, half, slopes):
+        output = _forward_any(x, p, c, key, alpha, unit, mode, half, slopes)
         ctx.alpha, ctx.unit, ctx.mode, ctx.half, ctx.training = alpha, unit, mode, half, key is not None
         ctx.mark_non_differentiable(*output[1:])
         ctx.set_materialize_grads(False)  # no zero-filled gradients for the slope outputs
@@ -161,6 +234,7 @@ class _NoisyFunction(torch.autograd.Function):
             ctx.save_for_backward(p, *output[1:])
         else:
             ctx.save_for_backward(p, x, c)
+        return output
 
     @staticmethod
     def backward(ctx, g, *_):
@@ -217,7 +291,7 @@ def apply_noisy(owner: str, x: Tensor, *, unit: str, mode: str, training: bool, 
     key = draw_key(owner, x, generator) if training else None
     pt, ct = as_tensor(p, x), as_tensor(c, x)
     if not (torch.is_grad_enabled() and (x.requires_grad or pt.requires_grad)):
-        return _forward(x, pt, ct, key, float(alpha), unit, mode, half_normal, 0)[0]
+        return _forward_any(x, pt, ct, key, float(alpha), unit, mode, half_normal, 0)[0]
     # Training saves the slopes; eval saves x and recomputes them (deterministic, double-differentiable).
     slopes = (2 if pt.requires_grad else 1) if training else 0
     return _NoisyFunction.apply(x, pt, ct, key, float(alpha), unit, mode, half_normal, slopes)[0]

@@ -1,0 +1,115 @@
+"""C kernels shipped as source, compiled on first use with the system C compiler and loaded with ctypes.
+
+Why not a torch C++ extension: building against the torch headers takes about a minute and needs
+ninja; these kernels are plain C over float pointers and compile in about a second with the same
+compiler Inductor already requires. Each build is cached (keyed by the source, the compiler and
+the flags) under ``$ACTLAB_CACHE_DIR``, else ``$XDG_CACHE_HOME/actlab``, else ``~/.cache/actlab``,
+and written atomically, so concurrent processes never load a half-written library.
+
+Set ``ACTLAB_NATIVE=0`` to turn the kernels off (every caller then runs its torch-op path, which
+computes the same function). A machine without a working compiler warns once and uses that path.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import threading
+import warnings
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+__all__ = ["enabled", "load"]
+
+_LOCK = threading.Lock()
+_BASE_FLAGS = ["-O3", "-shared", "-fPIC", "-fno-math-errno", "-fno-trapping-math", "-std=gnu11"]
+# GCC does not schedule instructions before register allocation on x86 by default; the noisy
+# kernel's long dependency chains (hash, polynomials) run ~10% faster when it does.
+_GCC_FLAGS = ["-fschedule-insns", "-fsched-pressure"]
+
+
+def enabled() -> bool:
+    """Whether native kernels may be used (``ACTLAB_NATIVE`` is not ``0``)."""
+    return os.environ.get("ACTLAB_NATIVE", "1") != "0"
+
+
+def _cache_dir() -> Path:
+    if root := os.environ.get("ACTLAB_CACHE_DIR"):
+        return Path(root)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "actlab"
+
+
+def _compiler() -> str | None:
+    for name in (os.environ.get("CC"), "cc", "gcc", "clang"):
+        if name and (path := shutil.which(name)):
+            return path
+    return None
+
+
+def _arch_flags() -> list[str]:
+    # Only what this CPU is known to run (not -march=native, which would bake in the build
+    # machine's features): AVX2+FMA gives the kernels 8-lane registers.
+    if platform.machine().lower() in ("x86_64", "amd64") and torch.backends.cpu.get_cpu_capability() in (
+        "AVX2",
+        "AVX512",
+    ):
+        return ["-mavx2", "-mfma"]
+    return []
+
+
+def _build(name: str, source: bytes, cc: str) -> Path:
+    is_gcc = "gcc" in subprocess.run([cc, "--version"], capture_output=True, text=True).stdout.lower()
+    flags = _BASE_FLAGS + _arch_flags() + (_GCC_FLAGS if is_gcc else [])
+    errors = []
+    for openmp in (["-fopenmp"], []):  # Apple clang has no OpenMP: the kernel then runs on one thread
+        args = flags + openmp
+        digest = hashlib.sha256(source + "\0".join([cc, *args]).encode()).hexdigest()[:16]
+        target = _cache_dir() / f"{name}-{digest}.so"
+        if target.exists():
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
+            src = Path(tmp) / f"{name}.c"
+            src.write_bytes(source)
+            out = Path(tmp) / target.name
+            run = subprocess.run([cc, *args, str(src), "-o", str(out)], capture_output=True, text=True)
+            if run.returncode == 0:
+                os.replace(out, target)
+                return target
+            errors.append(run.stderr.strip()[-2000:])
+    raise RuntimeError("\n".join(errors))
+
+
+@functools.cache
+def _load(name: str) -> ctypes.CDLL | None:
+    cc = _compiler()
+    try:
+        if cc is None:
+            raise RuntimeError("no C compiler found (tried $CC, cc, gcc, clang)")
+        source = resources.files("actlab").joinpath("native", f"{name}.c").read_bytes()
+        return ctypes.CDLL(str(_build(name, source, cc)))
+    except Exception as exc:  # noqa: BLE001 - any toolchain problem: the torch-op path computes the same
+        warnings.warn(
+            f"actlab: could not build the native kernel {name!r} ({type(exc).__name__}: {exc}); "
+            "using the torch-op path (same results, slower)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return None
+
+
+def load(name: str) -> ctypes.CDLL | None:
+    """The compiled library ``actlab/native/<name>.c``, or None when disabled or it cannot be built."""
+    if not enabled():
+        return None
+    with _LOCK:
+        return _load(name)

@@ -1,0 +1,269 @@
+/* Training-mode forward of the hard noisy units (Gulcehre et al., 2016) in one pass over the input.
+
+   Why C: the unit is compute-bound on CPUs (a Gaussian draw, an exp and a division per element),
+   and Inductor's code for it runs at about half the speed of this loop (docs/noisy.md). The math
+   is the same as `nan_parts`/`nani_parts` in noisy_core.py and `standard_normal` in noise.py,
+   which stay the reference: tests/test_noisy_native.py checks this kernel against them.
+
+   Written with GCC/Clang vector extensions (8 float lanes): AVX2 registers where the compiler is
+   allowed to use them, pairs of 128-bit registers otherwise. No intrinsics, so it builds on any
+   architecture the compiler supports. Built and loaded by actlab/_native.py; called from actlab/activations/noisy_core.py.
+
+   Per element, with u = k x + b the unit's linearisation, h = clamp(u, lo, 1), D = h - u:
+     t = sigmoid(p D) - 1/2,  sigma = c t^2,  dsigma/d(pD) = 2 c t (1/4 - t^2)
+     NAN:  y = alpha h + (1 - alpha) u + d sigma xi,   d = sgn(x) * (alpha > 1 ? 1 : -1)
+     NANI: y = h(x - sgn(x) sigma xi)
+   and the slopes dy/dx and dy/dp (see noisy_core.py). */
+
+#include <stdint.h>
+#include <string.h>
+
+#define W 8
+#define INLINE static inline __attribute__((always_inline))
+typedef float vf __attribute__((vector_size(4 * W)));
+typedef int32_t vi __attribute__((vector_size(4 * W)));
+typedef uint32_t vu __attribute__((vector_size(4 * W)));
+
+INLINE vf splat(float v) {
+    vf r = {0};
+    return r + v;
+}
+INLINE vf sel(vi m, vf a, vf b) { return (vf)((m & (vi)a) | (~m & (vi)b)); }
+/* a NaN in `a` passes through, as with torch.clamp */
+INLINE vf vmin(vf a, vf b) { return sel(a > b, b, a); }
+INLINE vf vmax(vf a, vf b) { return sel(a < b, b, a); }
+INLINE vf vabs(vf a) { return (vf)((vi)a & 0x7FFFFFFF); }
+INLINE vf vsqrt(vf a) {
+    vf r;
+    for (int k = 0; k < W; k++) r[k] = __builtin_sqrtf(a[k]);
+    return r;
+}
+
+/* ---- the draw: noise.py's standard_normal, element by element ---- */
+
+INLINE vu mix(vu v) { /* lowbias32 */
+    v ^= v >> 16;
+    v *= 0x7FEB352Du;
+    v ^= v >> 15;
+    v *= 0x846CA68Bu;
+    v ^= v >> 16;
+    return v;
+}
+
+INLINE vf ln(vf u) { /* noise.py's _ln: exponent plus f Q(f), f in [-1/3, 1/3) */
+    vi bits = (vi)u - 0x3F2AAAAB;
+    vf e = __builtin_convertvector(bits >> 23, vf);
+    vf f = (vf)((bits & 0x7FFFFF) + 0x3F2AAAAB) - 1.0f;
+    vf q = f * -0.157737938133696f + 0.17111368599231477f;
+    q = q * f - 0.1634073289422016f;
+    q = q * f + 0.19795006885548705f;
+    q = q * f - 0.2501203032067747f;
+    q = q * f + 0.3333798993838599f;
+    q = q * f - 0.49999876528068965f;
+    q = q * f + 0.9999998361391709f;
+    return e * 0.6931471805599453f + f * q;
+}
+
+/* Box-Muller from one 32-bit word w: sqrt(-2 ln U1) with U1 from bits 31..16, and cos(2 pi U2)
+   with U2 = u2bits / 2^16. Element 2j takes the cosine of pair j's word, element 2j+1 the sine,
+   which is the cosine at U2 - 1/4: noise.py's standard_normal. */
+INLINE vf radius(vu w) {
+    vf u1 = __builtin_convertvector((vi)(((w >> 15) & 0x1FFFEu) + 1u), vf) * (1.0f / 131072.0f);
+    return vsqrt(vmax(-2.0f * ln(u1), splat(0.0f)));
+}
+
+INLINE vf cos_2pi(vu u2bits) { /* cos(2 pi U2) = sin(2 pi s), s = |U2 - 1/2| - 1/4: noise.py's _SIN_S */
+    vf s = vabs(__builtin_convertvector((vi)u2bits, vf) * (1.0f / 65536.0f) - 0.5f) - 0.25f;
+    vf s2 = s * s;
+    vf q = s2 * 39.53669139357379f - 76.54978043020805f;
+    q = q * s2 + 81.60100399530018f;
+    q = q * s2 - 41.34165503022633f;
+    q = q * s2 + 6.2831851600846695f;
+    return s * q;
+}
+
+INLINE vu pair_word(vu j, uint32_t key_a, uint32_t key_b) { return mix(j * (key_a | 1u) + key_b); }
+
+/* the noise of elements idx (any indices) */
+INLINE vf normal_lanes(vu idx, uint32_t key_a, uint32_t key_b) {
+    vu w = pair_word(idx >> 1, key_a, key_b);
+    return radius(w) * cos_2pi((w - ((idx & 1u) << 14)) & 0xFFFFu);
+}
+
+/* the noise of elements 2 j0 ... 2 j0 + 15: both halves of 8 pairs, interleaved */
+INLINE void normal_pairs(uint32_t j0, uint32_t key_a, uint32_t key_b, vf* lo, vf* hi) {
+    vu w = pair_word(j0 + (vu){0, 1, 2, 3, 4, 5, 6, 7}, key_a, key_b);
+    vf r = radius(w);
+    vf even = r * cos_2pi(w & 0xFFFFu), odd = r * cos_2pi((w - 0x4000u) & 0xFFFFu);
+#if defined(__clang__)
+    *lo = __builtin_shufflevector(even, odd, 0, 8, 1, 9, 2, 10, 3, 11);
+    *hi = __builtin_shufflevector(even, odd, 4, 12, 5, 13, 6, 14, 7, 15);
+#else
+    *lo = __builtin_shuffle(even, odd, (vi){0, 8, 1, 9, 2, 10, 3, 11});
+    *hi = __builtin_shuffle(even, odd, (vi){4, 12, 5, 13, 6, 14, 7, 15});
+#endif
+}
+
+/* sigmoid(z) - 1/2 = tanh(v) / 2 with v = z / 2, tanh(v) = v P(v^2) / Q(v^2): P of degree 6 and Q of
+   degree 3 in v^2, fitted for relative error by linear-programming minimax (differential correction)
+   on |v| <= 7.905, where float32 tanh reaches 1: 3.4e-8 in exact arithmetic, 3.7e-7 absolute in
+   float32, |tanh| <= 1. A third cheaper than exp and a division; the forward ran ~25% faster for it.
+   Deep in saturation 1/4 - t^2 (sigmoid') cancels in float32 here as it does after torch.sigmoid;
+   the two agree to ~1e-7 absolute there. The halving is folded into P. */
+INLINE vf sigmoid_centered(vf z) {
+    vf v = vmin(vmax(z * 0.5f, splat(-7.90531110763549805f)), splat(7.90531110763549805f));
+    vf v2 = v * v;
+    vf num = v2 * (1.022764161103097e-13f * 0.5f) + -1.1210341058053129e-11f * 0.5f;
+    num = num * v2 + -8.236814710051244e-09f * 0.5f;
+    num = num * v2 + 8.396915233606086e-06f * 0.5f;
+    num = num * v2 + 0.0028492681159516036f * 0.5f;
+    num = num * v2 + 0.12858165982351827f * 0.5f;
+    num = num * v2 + 0.9999999691529429f * 0.5f;
+    vf den = v2 * 0.0002170315352655094f + 0.023487940500985852f;
+    den = den * v2 + 0.461914710896255f;
+    den = den * v2 + 1.0f;
+    return v * num / den;
+}
+
+/* Everything below takes the unit, the mode, half-normal and the slope count as arguments that
+   are compile-time constants in each of the 24 specialised loops (RUNS): no branches and no
+   reloads of parameters through pointers in the hot loop. unit: 0 hard_tanh, 1 hard_sigmoid. */
+
+/* h = clamp(u, lo, 1) and dh/dx = k on lo < u < 1 (0 at the kinks, as noisy_core.unit_parts). */
+INLINE void unit(vf u, int hsig, vf* h, vf* dh) {
+    float lo = hsig ? 0.0f : -1.0f, k = hsig ? 0.25f : 1.0f;
+    *h = vmin(vmax(u, splat(lo)), splat(1.0f));
+    *dh = sel((u > lo) & (u < 1.0f), splat(k), splat(0.0f));
+}
+
+INLINE void body(vf x, vf p, vf xi, int hsig, int nani, int half, float c, float alpha, vf* y, vf* dydx,
+                 vf* dydp) {
+    float k = hsig ? 0.25f : 1.0f, b = hsig ? 0.5f : 0.0f;
+    vf u = hsig ? x * k + b : x, h, dh;
+    unit(u, hsig, &h, &dh);
+    vf delta = h - u;
+    vf t = sigmoid_centered(p * delta);
+    vf sigma = c * t * t;
+    vf dsigma = (2.0f * c) * t * (0.25f - t * t);
+    if (half) xi = vabs(xi);
+    /* sgn(x) xi as a sign flip: where x = 0 the unit is linear, sigma = dsigma = 0, so sgn(0) = +1 is harmless */
+    vf sxi = (vf)((vi)xi ^ ((vi)x & (int32_t)0x80000000)), s;
+    if (nani) {
+        vf xd = -sxi, z = x + xd * sigma, hz, dhz;
+        unit(hsig ? z * k + b : z, hsig, &hz, &dhz);
+        s = dhz * xd * dsigma;
+        *y = hz;
+        *dydx = dhz + s * p * (dh - k);
+    } else {
+        vf dxi = alpha > 1.0f ? sxi : -sxi; /* d xi, d = sgn(x) sgn(alpha - 1) */
+        s = dxi * dsigma;
+        *y = alpha * h + (1.0f - alpha) * u + dxi * sigma;
+        *dydx = alpha * dh + (1.0f - alpha) * k + s * p * (dh - k);
+    }
+    *dydp = s * delta;
+}
+
+static const vu IOTA = {0, 1, 2, 3, 4, 5, 6, 7};
+
+/* Up to W elements from offset `at` through zero-padded copies, with per-lane noise. */
+INLINE void run_short(const float* x, float* y, float* dydx, float* dydp, int64_t at, int64_t len, const float* p,
+                      int pstride, float c, float alpha, uint32_t key_a, uint32_t key_b, int hsig, int nani,
+                      int half, int slopes) {
+    float xb[W] = {0}, pb[W] = {0}, out[W];
+    vf xv, pv = splat(p[0]), yv, gx, gp;
+    memcpy(xb, x + at, len * sizeof(float));
+    memcpy(&xv, xb, sizeof xv);
+    if (pstride) {
+        memcpy(pb, p, len * sizeof(float));
+        memcpy(&pv, pb, sizeof pv);
+    }
+    vf xi = normal_lanes(IOTA + (uint32_t)at, key_a, key_b);
+    body(xv, pv, xi, hsig, nani, half, c, alpha, &yv, &gx, &gp);
+    memcpy(out, &yv, sizeof out);
+    memcpy(y + at, out, len * sizeof(float));
+    if (slopes >= 1) {
+        memcpy(out, &gx, sizeof out);
+        memcpy(dydx + at, out, len * sizeof(float));
+    }
+    if (slopes >= 2) {
+        memcpy(out, &gp, sizeof out);
+        memcpy(dydp + at, out, len * sizeof(float));
+    }
+}
+
+INLINE void store(float* y, float* dydx, float* dydp, int64_t at, vf yv, vf gx, vf gp, int slopes) {
+    memcpy(y + at, &yv, sizeof yv);
+    if (slopes >= 1) memcpy(dydx + at, &gx, sizeof gx);
+    if (slopes >= 2) memcpy(dydp + at, &gp, sizeof gp);
+}
+
+/* len elements from offset `at`; p is one value (pstride 0) or one per element (pstride 1).
+   The main loop takes 16 elements from an even offset: 8 Box-Muller pairs. */
+INLINE void run(const float* x, float* y, float* dydx, float* dydp, int64_t at, int64_t len, const float* p,
+                int pstride, float c, float alpha, uint32_t key_a, uint32_t key_b, int hsig, int nani, int half,
+                int slopes) {
+    int64_t i = 0;
+    if (len > 0 && (at & 1)) {
+        run_short(x, y, dydx, dydp, at, 1, p, pstride, c, alpha, key_a, key_b, hsig, nani, half, slopes);
+        i = 1;
+    }
+    vf pv = splat(p[0]), xv, yv, gx, gp, lo, hi;
+    for (; i + 2 * W <= len; i += 2 * W) {
+        normal_pairs((uint32_t)((at + i) >> 1), key_a, key_b, &lo, &hi);
+        memcpy(&xv, x + at + i, sizeof xv);
+        if (pstride) memcpy(&pv, p + i, sizeof pv);
+        body(xv, pv, lo, hsig, nani, half, c, alpha, &yv, &gx, &gp);
+        store(y, dydx, dydp, at + i, yv, gx, gp, slopes);
+        memcpy(&xv, x + at + i + W, sizeof xv);
+        if (pstride) memcpy(&pv, p + i + W, sizeof pv);
+        body(xv, pv, hi, hsig, nani, half, c, alpha, &yv, &gx, &gp);
+        store(y, dydx, dydp, at + i + W, yv, gx, gp, slopes);
+    }
+    for (; i < len; i += W) {
+        int64_t n = len - i < W ? len - i : W;
+        run_short(x, y, dydx, dydp, at + i, n, p + (pstride ? i : 0), pstride, c, alpha, key_a, key_b, hsig,
+                  nani, half, slopes);
+    }
+}
+
+typedef void (*run_fn)(const float*, float*, float*, float*, int64_t, int64_t, const float*, int, float, float,
+                       uint32_t, uint32_t);
+#define RUN(HSIG, NANI, HALF, SLOPES)                                                                           \
+    static void run_##HSIG##NANI##HALF##SLOPES(const float* x, float* y, float* dydx, float* dydp, int64_t at,    \
+                                               int64_t len, const float* p, int pstride, float c, float alpha,   \
+                                               uint32_t key_a, uint32_t key_b) {                                 \
+        run(x, y, dydx, dydp, at, len, p, pstride, c, alpha, key_a, key_b, HSIG, NANI, HALF, SLOPES);           \
+    }
+#define RUNS_SLOPES(H, N, F) RUN(H, N, F, 0) RUN(H, N, F, 1) RUN(H, N, F, 2)
+#define RUNS_HALF(H, N) RUNS_SLOPES(H, N, 0) RUNS_SLOPES(H, N, 1)
+#define RUNS_MODE(H) RUNS_HALF(H, 0) RUNS_HALF(H, 1)
+RUNS_MODE(0)
+RUNS_MODE(1)
+#define ENTRY(H, N, F) run_##H##N##F##0, run_##H##N##F##1, run_##H##N##F##2
+static const run_fn RUNS[24] = {ENTRY(0, 0, 0), ENTRY(0, 0, 1), ENTRY(0, 1, 0), ENTRY(0, 1, 1),
+                                ENTRY(1, 0, 0), ENTRY(1, 0, 1), ENTRY(1, 1, 0), ENTRY(1, 1, 1)};
+
+/* The input is `rows` rows of `row_len` elements (row-major). pmode 0: p[0] everywhere;
+   1: p[row % channels] for the whole row (channels at dim 1, row_len = the elements per channel);
+   2: p[j] for element j of every row (row_len = channels x elements per channel, p expanded).
+   Work is split in blocks of at most BLOCK elements within rows, so threads balance whatever the shape.
+   unit: 0 hard_tanh, 1 hard_sigmoid. mode: 0 NAN, 1 NANI. Returns 0, or -1 for bad arguments. */
+#define BLOCK 4096
+int actlab_noisy_forward(const float* x, float* y, float* dydx, float* dydp, int64_t rows, int64_t row_len,
+                         const float* p, int pmode, int64_t channels, int unit_id, int mode, int half,
+                         float c, float alpha, uint32_t key_a, uint32_t key_b, int slopes, int threads) {
+    if (unit_id < 0 || unit_id > 1 || mode < 0 || mode > 1 || half < 0 || half > 1 || pmode < 0 || pmode > 2 ||
+        slopes < 0 || slopes > 2 || rows < 0 || row_len < 0 || channels < 1)
+        return -1;
+    run_fn fn = RUNS[((unit_id * 2 + mode) * 2 + half) * 3 + slopes];
+    int64_t blocks = (row_len + BLOCK - 1) / BLOCK, items = rows * blocks;
+    (void)threads;
+#pragma omp parallel for schedule(static) num_threads(threads) if (items > 1 && rows * row_len >= 8192)
+    for (int64_t item = 0; item < items; item++) {
+        int64_t row = item / blocks, start = (item % blocks) * BLOCK;
+        int64_t len = row_len - start < BLOCK ? row_len - start : BLOCK;
+        const float* pr = pmode == 0 ? p : pmode == 1 ? p + row % channels : p + start;
+        fn(x, y, dydx, dydp, row * row_len + start, len, pr, pmode == 2, c, alpha, key_a, key_b);
+    }
+    return 0;
+}

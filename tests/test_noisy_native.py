@@ -1,0 +1,124 @@
+"""The C kernel of the hard noisy units (actlab/native/noisy.c) against their torch-op definition."""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import pytest
+import torch
+
+from actlab import _native
+from actlab.activations.noisy_core import _forward, _native_forward, _native_kernel, _native_p_layout
+
+KEY = torch.tensor([-123456789, 987654321], dtype=torch.int32)
+
+# (input shape, p shape): one p; a per-channel p on long rows (one p per row) and on short rows
+# (an expanded p row); a 1-D input with a p per element; p varying over trailing dims. Odd sizes
+# put rows at odd offsets (a Box-Muller pair split across rows) and leave short tails.
+LAYOUTS = [
+    ((1001,), ()),
+    ((3, 5, 67), (5, 1)),
+    ((37, 5), (5,)),
+    ((4, 3, 7, 3), (3, 1, 1)),
+    ((2, 6, 10), (6, 10)),
+    ((9,), (9,)),
+    ((130, 257), (1,)),
+]
+CONFIGS = list(itertools.product(["hard_tanh", "hard_sigmoid"], ["nan", "nani"], [False, True]))
+
+
+def _inputs(shape, p_shape, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    x = 3 * torch.randn(shape, generator=gen)
+    x.view(-1)[:4] = torch.tensor([0.0, -1.0, 1.0, 2.0])  # sign(0) and the kinks of both units
+    p = torch.rand(p_shape, generator=gen) * 3 - 0.5  # includes negative p
+    return x, p
+
+
+@pytest.mark.parametrize(("unit", "mode", "half"), CONFIGS)
+@pytest.mark.parametrize(("shape", "p_shape"), LAYOUTS, ids=[f"{s}-p{p}" for s, p in LAYOUTS])
+def test_kernel_matches_the_torch_op_definition(shape, p_shape, unit, mode, half):
+    x, p = _inputs(shape, p_shape)
+    c = torch.tensor(2.5)
+    for alpha, slopes in ((1.15, 2), (0.9, 1), (1.0, 0)):
+        want = _forward.unfused(x, p, c, KEY, alpha, unit, mode, half, slopes)
+        got = _native_forward(x, p, c, KEY, alpha, unit, mode, half, slopes)
+        assert got is not None and len(got) == len(want) == 1 + slopes
+        for i, (w, g) in enumerate(zip(want, got)):
+            assert g.shape == w.shape and g.dtype == w.dtype
+            # The slopes carry sigmoid'(p Delta) = 1/4 - t^2, which cancels in float32 deep in
+            # saturation: there both paths are off the exact value by ~1e-7 times |dy/d sigma|.
+            tol = 2e-6 if i == 0 else 2e-5
+            torch.testing.assert_close(g, w, atol=tol, rtol=tol)
+
+
+def test_layouts_cover_every_p_mode():
+    modes = {_native_p_layout(p, x)[2] for x, p in (_inputs(*layout) for layout in LAYOUTS)}
+    assert modes == {0, 1, 2}
+
+
+def test_non_contiguous_input_and_thread_count_do_not_change_the_draw():
+    x, p = _inputs((300, 200), ())
+    c = torch.tensor(1.0)
+    ref = _native_forward(x, p, c, KEY, 1.15, "hard_tanh", "nan", False, 2)
+    t = x.t().contiguous().t()  # same values, column-major strides
+    for got in (_native_forward(t, p, c, KEY, 1.15, "hard_tanh", "nan", False, 2),):
+        for a, b in zip(ref, got):
+            assert torch.equal(a, b)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = _native_forward(x, p, c, KEY, 1.15, "hard_tanh", "nan", False, 2)
+    finally:
+        torch.set_num_threads(threads)
+    for a, b in zip(ref, one):
+        assert torch.equal(a, b)  # each element's noise depends on its index only
+
+
+def test_kernel_is_used_only_where_it_computes_the_same_function(monkeypatch):
+    x, p = _inputs((40, 8), ())
+    c = torch.tensor(1.0)
+    args = (1.15, "hard_tanh", "nan", False, 1)
+    assert _native_forward(x, p, c, KEY, *args) is not None
+    assert _native_forward(x, p, c, None, *args) is None  # eval: no noise, the torch ops are cheap
+    assert _native_forward(x.double(), p.double(), c.double(), KEY, *args) is None
+    assert _native_forward(x, p, c, KEY, 1.15, "tanh", "nan", False, 1) is None  # soft units
+    assert _native_forward(x, p, torch.ones(40, 1), KEY, *args) is None  # c per element
+    monkeypatch.setenv("ACTLAB_NATIVE", "0")
+    assert _native_forward(x, p, c, KEY, *args) is None
+
+
+def test_kernel_rejects_bad_codes():
+    kernel = _native_kernel()
+    x = torch.zeros(8)
+    ptr = x.data_ptr()
+    ok = kernel(ptr, ptr, None, None, 1, 8, torch.ones(1).data_ptr(), 0, 1, 0, 0, 0, 1.0, 1.0, 1, 2, 0, 1)
+    bad_unit = kernel(ptr, ptr, None, None, 1, 8, torch.ones(1).data_ptr(), 0, 1, 2, 0, 0, 1.0, 1.0, 1, 2, 0, 1)
+    bad_slopes = kernel(ptr, ptr, None, None, 1, 8, torch.ones(1).data_ptr(), 0, 1, 0, 0, 0, 1.0, 1.0, 1, 2, 3, 1)
+    assert (ok, bad_unit, bad_slopes) == (0, -1, -1)
+
+
+def test_build_is_cached_and_atomic(tmp_path, monkeypatch):
+    monkeypatch.setenv("ACTLAB_CACHE_DIR", str(tmp_path))
+    source = b"int actlab_answer(void) { return 42; }\n"
+    cc = _native._compiler()
+    first = _native._build("answer", source, cc)
+    mtime = first.stat().st_mtime_ns
+    assert _native._build("answer", source, cc) == first and first.stat().st_mtime_ns == mtime
+    assert [p.name for p in tmp_path.iterdir()] == [first.name]  # no temporary files left behind
+    assert _native._build("answer", source + b"\n", cc) != first  # a changed source builds anew
+
+
+def test_a_failed_build_warns_once_and_falls_back(tmp_path, monkeypatch):
+    monkeypatch.setenv("ACTLAB_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_native, "_compiler", lambda: None)
+    _native._load.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match=r"could not build the native kernel 'noisy' .*no C compiler"):
+            assert _native.load("noisy") is None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert _native.load("noisy") is None  # remembered: no second warning
+    finally:
+        _native._load.cache_clear()
