@@ -24,3 +24,18 @@ def test_saturated_init_and_seeded_runs():
 def test_hard_sigmoid_is_the_papers():
     x = torch.tensor([-3.0, -1.0, 0.0, 1.0, 3.0])
     assert torch.equal(exp._HardSigmoid()(x), torch.tensor([0.0, 0.25, 0.5, 0.75, 1.0]))
+
+
+def test_finished_runs_are_reused_and_a_changed_config_reruns(tmp_path):
+    calls = []
+
+    def fake(arm, seed, *, steps):
+        calls.append((arm, seed, steps))
+        return {"arm": arm, "seed": seed, "final_mse": 0.1 * steps}
+
+    first = exp._resumable(tmp_path, "lstm", "NAN hard_sigmoid gates (annealed)", 1, {"steps": 3}, fake)
+    again = exp._resumable(tmp_path, "lstm", "NAN hard_sigmoid gates (annealed)", 1, {"steps": 3}, fake)
+    assert again == first and len(calls) == 1  # the second call read the saved run
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["lstm-nan-hard-sigmoid-gates-annealed-seed1.json"]
+    changed = exp._resumable(tmp_path, "lstm", "NAN hard_sigmoid gates (annealed)", 1, {"steps": 4}, fake)
+    assert changed["final_mse"] == 0.4 and len(calls) == 2  # a different config is not reused

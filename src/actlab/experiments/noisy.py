@@ -14,13 +14,19 @@ Two tasks, every arm over ``seeds`` seeds (mean ± std reported):
    gates (NAN) with annealed noise.
 
 Run: ``run_experiment("noisy", "runs/noisy")`` (default: minutes on 2 cores); ``full=True`` trains
-longer on longer sequences.
+longer on longer sequences (about two hours on one core). Each finished (task, arm, seed) run is
+written to ``<out>/runs/`` with its configuration; running the experiment into the same folder
+again reuses the finished runs whose configuration matches, so an interrupted run loses at most
+the run in progress. Delete ``runs/`` to recompute.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +165,21 @@ def _run_lstm(arm: str, seed: int, *, length: int, steps: int, hidden: int, batc
             "final_mse": curve[-1][1], "best_mse": min(m for _, m in curve), "seconds": time.perf_counter() - start}
 
 
+def _resumable(out_dir: Path, task: str, arm: str, seed: int, cfg: dict[str, Any],
+               fn: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+    """``fn(arm, seed, **cfg)``, or its saved result from an earlier run with the same configuration."""
+    slug = re.sub(r"[^a-z0-9]+", "-", arm.lower()).strip("-")
+    path = out_dir / "runs" / f"{task}-{slug}-seed{seed}.json"
+    key = {"task": task, "arm": arm, "seed": seed, "config": cfg}
+    if path.exists():
+        saved = json.loads(path.read_text())
+        if saved.get("key") == key:
+            return saved["result"]
+    result = fn(arm, seed, **cfg)
+    atomic_write_json(path, {"key": key, "result": result})
+    return result
+
+
 def _summary(runs: list[dict[str, Any]], key: str) -> dict[str, dict[str, float]]:
     out = {}
     for arm in dict.fromkeys(r["arm"] for r in runs):
@@ -213,8 +234,8 @@ def run(out_dir: Path, *, full: bool = False, seeds: int = 3) -> dict[str, Any]:
 def _run(out_dir: Path, *, full: bool, seeds: int) -> dict[str, Any]:
     cfg_mlp = {"epochs": 40 if full else 15, "depth": 6, "width": 64, "gain": 8.0}
     cfg_lstm = {"length": 100 if full else 30, "steps": 3000 if full else 300, "hidden": 32, "batch": 64}
-    mlp = [_run_mlp(arm, s, **cfg_mlp) for arm in MLP_ARMS for s in range(seeds)]
-    lstm = [_run_lstm(arm, s, **cfg_lstm) for arm in LSTM_ARMS for s in range(seeds)]
+    mlp = [_resumable(out_dir, "mlp", arm, s, cfg_mlp, _run_mlp) for arm in MLP_ARMS for s in range(seeds)]
+    lstm = [_resumable(out_dir, "lstm", arm, s, cfg_lstm, _run_lstm) for arm in LSTM_ARMS for s in range(seeds)]
     summary = {
         "mlp_final_acc": _summary(mlp, "final_acc"), "mlp_best_acc": _summary(mlp, "best_acc"),
         "mlp_saturated_final": _summary(mlp, "saturated_final"), "mlp_saturated_init": _summary(mlp, "saturated_init"),
