@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import math
 import warnings
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from actlab import _native
 from actlab.activations.noisy_core import _forward, _native_forward, _native_kernel, _native_p_layout
@@ -51,6 +54,37 @@ def test_kernel_matches_the_torch_op_definition(shape, p_shape, unit, mode, half
             # saturation: there both paths are off the exact value by ~1e-7 times |dy/d sigma|.
             tol = 2e-6 if i == 0 else 2e-5
             torch.testing.assert_close(g, w, atol=tol, rtol=tol)
+
+
+@st.composite
+def _shape_and_p_shape(draw):
+    shape = tuple(draw(st.lists(st.integers(1, 9), min_size=0, max_size=4)))
+    # p broadcasts to x: each of its (trailing-aligned) dims is 1 or x's size
+    dims = draw(st.integers(0, len(shape)))
+    p_shape = tuple(s if draw(st.booleans()) else 1 for s in shape[len(shape) - dims:])
+    return shape, p_shape
+
+
+@settings(max_examples=60, deadline=None)
+@given(shapes=_shape_and_p_shape(), config=st.sampled_from(CONFIGS), alpha=st.sampled_from([0.8, 1.0, 1.15]),
+       slopes=st.integers(0, 2), seed=st.integers(0, 2**31 - 1), key=st.lists(st.integers(-2**31, 2**31 - 1),
+                                                                              min_size=2, max_size=2))
+def test_kernel_matches_on_any_broadcastable_p(shapes, config, alpha, slopes, seed, key):
+    """Any shape (0-d too) and any p that broadcasts to it: the kernel or the torch ops, same values."""
+    shape, p_shape = shapes
+    if math.prod(shape) >= 4:
+        x, p = _inputs(shape, p_shape, seed)
+    else:  # too small for _inputs' fixed kink values
+        gen = torch.Generator().manual_seed(seed)
+        x, p = 3 * torch.randn(shape, generator=gen), torch.rand(p_shape, generator=gen)
+    key = torch.tensor(key, dtype=torch.int32)
+    c = torch.tensor(1.5)
+    want = _forward.unfused(x, p, c, key, alpha, *config, slopes)
+    got = _native_forward(x, p, c, key, alpha, *config, slopes)
+    assert got is not None
+    for i, (w, g) in enumerate(zip(want, got)):
+        tol = 2e-6 if i == 0 else 2e-5
+        torch.testing.assert_close(g, w, atol=tol, rtol=tol)
 
 
 def test_layouts_cover_every_p_mode():
