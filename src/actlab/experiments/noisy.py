@@ -14,7 +14,7 @@ Two tasks, every arm over ``seeds`` seeds (mean ± std reported):
    gates (NAN) with annealed noise.
 
 Run: ``run_experiment("noisy", "runs/noisy")`` (default: minutes on 2 cores); ``full=True`` trains
-longer on longer sequences (about two hours on one core). Each finished (task, arm, seed) run is
+longer on longer sequences (50 minutes on one core). Each finished (task, arm, seed) run is
 written to ``<out>/runs/`` with its configuration; running the experiment into the same folder
 again reuses the finished runs whose configuration matches, so an interrupted run loses at most
 the run in progress. Delete ``runs/`` to recompute.
