@@ -1,13 +1,14 @@
 /* Training-mode forward of the hard noisy units (Gulcehre et al., 2016) in one pass over the input.
 
-   Why C: the unit is compute-bound on CPUs (a Gaussian draw, an exp and a division per element),
-   and Inductor's code for it runs at about half the speed of this loop (docs/noisy.md). The math
+   Why C: the unit is compute-bound on CPUs (a Gaussian draw, a sigmoid and a division per element),
+   and Inductor's code for the same function took about three times as long (docs/noisy.md). The math
    is the same as `nan_parts`/`nani_parts` in noisy_core.py and `standard_normal` in noise.py,
    which stay the reference: tests/test_noisy_native.py checks this kernel against them.
 
    Written with GCC/Clang vector extensions (8 float lanes): AVX2 registers where the compiler is
    allowed to use them, pairs of 128-bit registers otherwise. No intrinsics, so it builds on any
-   architecture the compiler supports. Built and loaded by actlab/_native.py; called from actlab/activations/noisy_core.py.
+   architecture the compiler supports. Built and loaded by actlab/_native.py; called from
+   actlab/activations/noisy_core.py (`_native_forward`).
 
    Per element, with u = k x + b the unit's linearisation, h = clamp(u, lo, 1), D = h - u:
      t = sigmoid(p D) - 1/2,  sigma = c t^2,  dsigma/d(pD) = 2 c t (1/4 - t^2)
@@ -39,7 +40,7 @@ INLINE vf vsqrt(vf a) {
     return r;
 }
 
-/* ---- the draw: noise.py's standard_normal, element by element ---- */
+/* ---- the draw: noise.py's standard_normal ---- */
 
 INLINE vu mix(vu v) { /* lowbias32 */
     v ^= v >> 16;
