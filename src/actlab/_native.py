@@ -91,6 +91,7 @@ def _build(name: str, source: bytes, cc: str) -> Path:
 
 @functools.cache
 def _load(name: str) -> ctypes.CDLL | None:
+    # Cached per process, so a failed build warns once; `load` checks the switch on every call.
     cc = _compiler()
     try:
         if cc is None:

@@ -178,7 +178,7 @@ def _native_forward(x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, alpha: 
     if kernel is None:
         return None
     x = x.contiguous()
-    rows, row_len, pmode, channels, pbuf = _native_p_layout(p.detach(), x)
+    rows, row_len, pmode, channels, pbuf = _native_p_layout(p, x)  # no graph: called with grad off
     outs = [torch.empty_like(x) for _ in range(1 + slopes)]
     ptr = [t.data_ptr() for t in outs] + [None] * (2 - slopes)
     key_a, key_b = (int(k) & 0xFFFFFFFF for k in key.tolist())
@@ -341,7 +341,8 @@ class NoisyActivation(nn.Module):
             self.noise_scale.fill_(value)
 
     def _effective_c(self) -> Tensor:
-        return self.c * self.noise_scale
+        # tensor * float: float * tensor goes through Tensor.__rmul__'s Python wrapper (2x the time)
+        return self.noise_scale * self.c
 
     def extra_repr(self) -> str:
         return (f"c={self.c}, p={self.p_init}, half_normal={self.half_normal}, "
