@@ -87,6 +87,24 @@ def test_kernel_matches_on_any_broadcastable_p(shapes, config, alpha, slopes, se
         torch.testing.assert_close(g, w, atol=tol, rtol=tol)
 
 
+@pytest.mark.parametrize(("unit", "mode", "half"), CONFIGS)
+def test_linear_blocks_skip_the_draw_with_the_same_values(unit, mode, half):
+    """Mostly-unsaturated rows take the kernel's shortcut loop (groups of 16 linear lanes skip the
+    draw and the sigmoid); in it, groups with a saturated lane, a NaN or an infinity take the full
+    step. Same values as the torch ops either way (the saturated inputs of the other tests run
+    the plain loop)."""
+    gen = torch.Generator().manual_seed(5)
+    x = 0.3 * torch.randn(64, 48, generator=gen)
+    x[3, 5], x[10, 17], x[20, 0], x[30, 47] = 4.0, float("nan"), float("inf"), -3.0
+    p = torch.rand(48, generator=gen) + 0.5
+    c = torch.tensor(2.0)
+    for slopes in (1, 2):
+        want = _forward.unfused(x, p, c, KEY, 1.15, unit, mode, half, slopes)
+        got = _native_forward(x, p, c, KEY, 1.15, unit, mode, half, slopes)
+        for w, g in zip(want, got):
+            torch.testing.assert_close(g, w, atol=2e-5, rtol=2e-5, equal_nan=True)
+
+
 def test_layouts_cover_every_p_mode():
     modes = {_native_p_layout(p, x)[2] for x, p in (_inputs(*layout) for layout in LAYOUTS)}
     assert modes == {0, 1, 2}

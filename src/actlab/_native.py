@@ -30,7 +30,7 @@ import torch
 __all__ = ["enabled", "load"]
 
 _LOCK = threading.Lock()
-_BASE_FLAGS = ["-O3", "-shared", "-fPIC", "-fno-math-errno", "-fno-trapping-math", "-std=gnu11"]
+_BASE_FLAGS = ["-O3", "-shared", "-fPIC", "-fno-math-errno", "-fno-trapping-math", "-std=gnu11", "-Wno-psabi"]
 # GCC does not schedule instructions before register allocation on x86 by default; the noisy
 # kernel's long dependency chains (hash, polynomials) run ~10% faster when it does.
 _GCC_FLAGS = ["-fschedule-insns", "-fsched-pressure"]
