@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from actlab._validation import check_choice, check_int
+from actlab._validation import check_bound, check_choice, check_finite, check_int
 from actlab.bench._timing import median_ms
 from actlab.registry import create
 
@@ -99,6 +99,7 @@ def bench_ops(
     *,
     numel: int = 1 << 24,
     dtype: str = "float32",
+    scale: float = 3.0,
     compiled: bool = False,
     min_run_time: float = 1.0,
     seed: int = 0,
@@ -110,6 +111,8 @@ def bench_ops(
         specs: names or spec strings (``"terelu(mu=2.0)"``).
         numel: elements per input (shape ``(numel // 256, 256)``). Default: 2**24 (16M).
         dtype: ``float32``, ``float64`` or ``bfloat16``.
+        scale: standard deviation of the normal inputs. Default: 3 (most of a hard unit's inputs
+            saturated; 0.3 leaves them mostly in the linear region, where noisy units skip work).
         compiled: wrap each module in ``torch.compile(fullgraph=True)``.
         min_run_time: seconds of repeats per median.
         progress: called with each spec before it is measured.
@@ -119,10 +122,12 @@ def bench_ops(
     """
     check_int("bench_ops", "numel", numel, ">=", 256)
     check_choice("bench_ops", "dtype", dtype, list(DTYPES))
+    check_finite("bench_ops", "scale", scale)
+    check_bound("bench_ops", "scale", scale, ">", 0)
     for spec in specs:
         create(spec)  # unknown names fail before any timing
     gen = torch.Generator().manual_seed(seed)
-    x = (3 * torch.randn(numel // 256, 256, generator=gen)).to(DTYPES[dtype])
+    x = (scale * torch.randn(numel // 256, 256, generator=gen)).to(DTYPES[dtype])
     grad = torch.randn(x.shape, generator=gen).to(DTYPES[dtype])
     order = [REFERENCE, *[s for s in specs if s != REFERENCE]]
     results: dict[str, OpTiming] = {}

@@ -86,6 +86,7 @@ def bench_ops_cmd(
     names: Annotated[list[str], typer.Argument(help="names or spec strings")],
     numel: Annotated[int, typer.Option(help="elements per input")] = 1 << 24,
     dtype: Annotated[str, typer.Option(help="float32, float64 or bfloat16")] = "float32",
+    scale: Annotated[float, typer.Option(help="standard deviation of the normal inputs")] = 3.0,
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile(fullgraph=True) each module")] = False,
     min_run_time: Annotated[float, typer.Option(help="seconds of repeats per median")] = 1.0,
     as_json: Annotated[bool, typer.Option("--json", help="print only JSON")] = False,
@@ -99,10 +100,11 @@ def bench_ops_cmd(
     note_untuned_malloc(as_json)
     try:
         if as_json:
-            results = bench_ops(names, numel=numel, dtype=dtype, compiled=compile, min_run_time=min_run_time)
+            results = bench_ops(names, numel=numel, dtype=dtype, scale=scale, compiled=compile,
+                                min_run_time=min_run_time)
         else:
             with console.status("benchmarking") as status:
-                results = bench_ops(names, numel=numel, dtype=dtype, compiled=compile,
+                results = bench_ops(names, numel=numel, dtype=dtype, scale=scale, compiled=compile,
                                     min_run_time=min_run_time,
                                     progress=lambda s: status.update(f"benchmarking {s}"))
     except (ValueError, TypeError) as exc:
@@ -117,7 +119,7 @@ def bench_ops_cmd(
          _fmt_ratio(r.saved_ratio))
         for r in results
     ]
-    header = (f"numel={numel}, dtype={dtype}, compile={compile}, threads={torch.get_num_threads()}, "
+    header = (f"numel={numel}, dtype={dtype}, scale={scale}, compile={compile}, threads={torch.get_num_threads()}, "
               f"torch {torch.__version__}")
     print_table(header, cols, rows, markdown=markdown)
 
