@@ -277,6 +277,19 @@ def test_double_backward_in_training_is_refused_and_works_in_eval(name):
     assert x.grad is not None
 
 
+@pytest.mark.parametrize("name", ["noisy_hard_tanh", "noisy_input_sigmoid"])
+def test_torch_func_grad_in_eval_mode_equals_autograd(name):
+    # The Function skips Function.apply's argument binding outside torch.func transforms; inside
+    # one (here torch.func.grad) the regular path must still run.
+    fn = UNITS[name][0]
+    x = torch.linspace(-3, 3, 13, dtype=torch.float64)
+    got = torch.func.grad(lambda v: fn(v, training=False, c=3.0, half_normal=True).sum())(x)
+    xr = x.clone().requires_grad_()
+    (want,) = torch.autograd.grad(fn(xr, training=False, c=3.0, half_normal=True).sum(), xr)
+    torch.testing.assert_close(got, want, atol=0, rtol=0)
+    assert got.abs().sum() > 0
+
+
 def test_compiled_training_mode_runs_fullgraph_and_backpropagates():
     torch._dynamo.reset()
     m = actlab.create("noisy_hard_tanh(c=5.0)").train()

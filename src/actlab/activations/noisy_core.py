@@ -220,13 +220,24 @@ class _NoisyFunction(torch.autograd.Function):
     Checked against autograd of the paper's formula with the same noise (tests/test_noisy.py).
     """
 
-    # forward(ctx, ...) rather than forward + setup_context: with setup_context, Function.apply
-    # binds the arguments through inspect.signature on every call (~0.1 ms), which dominated
-    # the noisy units on small inputs (an LSTM's gates). No functorch transforms are lost that
-    # the noisy units supported: their noise key is drawn outside any transform anyway.
+    @classmethod
+    def apply(cls, *args):
+        # With setup_context defined, Function.apply binds the arguments through
+        # inspect.signature on every call (~40 us here, a fifth of an LSTM gate's call). Ours
+        # are all positional with no defaults, so outside torch.func transforms that binding
+        # changes nothing: go to the C++ apply the way Function.apply does. Inside a transform
+        # (torch.func.grad in eval mode, tested) the regular path runs.
+        if torch._C._are_functorch_transforms_active():
+            return super().apply(*args)
+        return super(torch.autograd.Function, cls).apply(*torch._functorch.utils.unwrap_dead_wrappers(args))
+
     @staticmethod
-    def forward(ctx, x, p, c, key, alpha, unit, mode, half, slopes):
-        output = _forward_any(x, p, c, key, alpha, unit, mode, half, slopes)
+    def forward(x, p, c, key, alpha, unit, mode, half, slopes):
+        return _forward_any(x, p, c, key, alpha, unit, mode, half, slopes)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        x, p, c, key, alpha, unit, mode, half, slopes = inputs
         ctx.alpha, ctx.unit, ctx.mode, ctx.half, ctx.training = alpha, unit, mode, half, key is not None
         ctx.mark_non_differentiable(*output[1:])
         ctx.set_materialize_grads(False)  # no zero-filled gradients for the slope outputs
@@ -234,7 +245,6 @@ class _NoisyFunction(torch.autograd.Function):
             ctx.save_for_backward(p, *output[1:])
         else:
             ctx.save_for_backward(p, x, c)
-        return output
 
     @staticmethod
     def backward(ctx, g, *_):
