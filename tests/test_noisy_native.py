@@ -162,6 +162,13 @@ def test_build_is_cached_and_atomic(tmp_path, monkeypatch):
     assert _native._build("answer", source + b"\n", cc) != first  # a changed source builds anew
 
 
+def test_gcc_is_recognised_under_any_name():
+    assert _native._is_gcc("cc (Debian 12.2.0-14+deb12u1) 12.2.0\nCopyright (C) 2022 Free Software Foundation, Inc.")
+    assert _native._is_gcc("gcc (GCC) 13.2.1 20230801")
+    assert not _native._is_gcc("Apple clang version 15.0.0 (clang-1500.3.9.4)")
+    assert not _native._is_gcc("Debian clang version 14.0.6\nTarget: x86_64-pc-linux-gnu")
+
+
 def test_a_failed_build_warns_once_and_falls_back(tmp_path, monkeypatch):
     monkeypatch.setenv("ACTLAB_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(_native, "_compiler", lambda: None)

@@ -131,8 +131,8 @@ _NATIVE_MODES = {"nan": 0, "nani": 1}
 _NATIVE_ROW_MIN = 64
 
 
-def _native_p_layout(p: Tensor, x: Tensor) -> tuple[int, int, int, int, Tensor] | None:
-    """``(rows, row_len, pmode, channels, p_buffer)`` for the C kernel, or None for a ``p`` it does not take.
+def _native_p_layout(p: Tensor, x: Tensor) -> tuple[int, int, int, int, Tensor]:
+    """``(rows, row_len, pmode, channels, p_buffer)``: how the C kernel walks ``x`` for a ``p`` that broadcasts to it.
 
     pmode 0: one ``p``; 1: ``p[row % channels]`` per row (channels at dim 1, long rows);
     2: a ``p`` per element of a row, repeated for every row (``p`` expanded over the trailing dims).
@@ -167,9 +167,9 @@ def _native_forward(x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, alpha: 
                     half: bool, slopes: int) -> tuple[Tensor, ...] | None:
     """The training forward of a hard unit by the C kernel, or None where it does not apply.
 
-    It covers float32 CPU inputs with one ``c`` and a ``p`` that is one value or repeats along
-    the flat index (the per-channel ``p`` of the modules); everything else, code being traced
-    and ``ACTLAB_NATIVE=0`` take `_forward`, the same function as torch ops.
+    It covers float32 CPU inputs with one ``c`` and any float32 ``p`` that broadcasts to the input
+    (one value, per channel, per element); everything else, code being traced and
+    ``ACTLAB_NATIVE=0`` take `_forward`, the same function as torch ops.
     """
     if (key is None or unit not in _NATIVE_UNITS or x.dtype != torch.float32 or p.dtype != torch.float32
             or x.device.type != "cpu" or c.numel() != 1 or torch.compiler.is_compiling()):
