@@ -19,13 +19,14 @@ import os
 import platform
 import shutil
 import subprocess
-import tempfile
 import threading
 import warnings
 from importlib import resources
 from pathlib import Path
 
 import torch
+
+from actlab._io import atomic_write
 
 __all__ = ["enabled", "load"]
 
@@ -72,6 +73,13 @@ def _is_gcc(version: str) -> bool:
     return "clang" not in text and ("gcc" in text or "free software foundation" in text)
 
 
+def _compile(cc: str, args: list[str], source: bytes, out: Path) -> None:
+    # The source goes in on stdin (`-x c -`): no temporary source file to write and clean up.
+    run = subprocess.run([cc, *args, "-x", "c", "-", "-o", str(out)], input=source, capture_output=True)
+    if run.returncode != 0:
+        raise RuntimeError(run.stderr.decode(errors="replace").strip()[-2000:])
+
+
 def _build(name: str, source: bytes, cc: str) -> Path:
     version = subprocess.run([cc, "--version"], capture_output=True, text=True).stdout
     flags = _BASE_FLAGS + _arch_flags() + (_GCC_FLAGS if _is_gcc(version) else [])
@@ -82,16 +90,10 @@ def _build(name: str, source: bytes, cc: str) -> Path:
         target = _cache_dir() / f"{name}-{digest}.so"
         if target.exists():
             return target
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
-            src = Path(tmp) / f"{name}.c"
-            src.write_bytes(source)
-            out = Path(tmp) / target.name
-            run = subprocess.run([cc, *args, str(src), "-o", str(out)], capture_output=True, text=True)
-            if run.returncode == 0:
-                os.replace(out, target)
-                return target
-            errors.append(run.stderr.strip()[-2000:])
+        try:
+            return atomic_write(target, lambda out, args=args: _compile(cc, args, source, out))
+        except RuntimeError as exc:
+            errors.append(str(exc))
     raise RuntimeError("\n".join(errors))
 
 
