@@ -163,7 +163,9 @@ def test_every_feasible_point_is_reachable(seed, with_b):
         c = _coefficients(layer, t)
         if isinstance(layer, PolyhedronLayer):
             k = layer.n_vertices
-            c[:k] = np.log(c[:k] + 1e-12)  # softmax reaches zero weights only in the limit
+            # softmax reaches zero weights only in the limit; HiGHS may return a bound-0 weight
+            # as -1e-11 (within its tolerance), so clip before the log
+            c[:k] = np.log(np.clip(c[:k], 0.0, None) + 1e-12)
         with torch.no_grad():
             layer.linear.weight.zero_()
             layer.linear.bias.copy_(torch.as_tensor(c))
