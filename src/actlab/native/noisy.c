@@ -223,6 +223,16 @@ INLINE int linear16(const float* x, int64_t at, int hsig) {
     return all_set((vabs(a) <= thr) & (vabs(b) <= thr));
 }
 
+/* Elements ahead of the main loop that it asks the caches for. The loop is compute-bound, and
+   the hardware prefetcher alone left memory and arithmetic mostly serialised: the forward ran
+   ~10% faster at 16M elements with these prefetches (1 KB ahead; 256, 512 and 2048 elements
+   measured within noise of each other, the stores' prefetch worth ~2% more). */
+#define PREFETCH 256
+/* Past a block's end it asks for the next block (usually the same thread's next item). A prefetch
+   never faults; the address is formed as an integer, so no pointer points outside its array. */
+#define ahead(ptr, at, write) \
+    __builtin_prefetch((const void*)((uintptr_t)((ptr) + (at)) + 4 * PREFETCH), (write), 0)
+
 /* The main loop: 16 elements from an even offset per step, 8 Box-Muller pairs. With `shortcut` (a
    constant) a step whose 16 elements are all linear skips the draw and the sigmoid: ~2x faster on
    unsaturated inputs, but the branch costs ~20% on saturated ones, so `run` picks per block. */
@@ -231,6 +241,10 @@ INLINE int64_t run_main(const float* x, float* y, float* dydx, float* dydp, int6
                         int nani, int half, int slopes, int shortcut) {
     vf pv = splat(p[0]), xv, yv, gx, gp, lo, hi;
     for (; i + 2 * W <= len; i += 2 * W) {
+        ahead(x, at + i, 0);
+        ahead(y, at + i, 1);
+        if (slopes >= 1) ahead(dydx, at + i, 1);
+        if (slopes >= 2) ahead(dydp, at + i, 1);
         if (shortcut && linear16(x, at + i, hsig)) {
             for (int h = 0; h < 2; h++) {
                 memcpy(&xv, x + at + i + h * W, sizeof xv);
