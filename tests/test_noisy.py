@@ -101,15 +101,27 @@ def test_matches_autograd_of_the_paper_formula(name, half, training):
         assert pa.grad.abs().sum() > 0  # p really is learned through the noise term
 
 
-@pytest.mark.parametrize("native", ["1", "0"], ids=["C kernel", "Inductor"])
+# (input shape, p): a p per column (the C kernel's forward, the fused backward), one p and one
+# per channel on long rows (the C kernel's forward and backward)
+P_LAYOUTS = {
+    "per column": ((FUSE_MIN_NUMEL // 2, 4), torch.tensor([0.5, 1.0, 2.0, -1.5]).view(1, 4)),
+    "one": ((FUSE_MIN_NUMEL // 2, 4), torch.tensor(1.5)),
+    "per channel": ((FUSE_MIN_NUMEL // 256, 4, 64), torch.tensor([0.5, 1.0, 2.0, -1.5]).view(4, 1)),
+}
+
+
+# Inductor compiles a kernel per layout (~10 s each): its path runs one layout
+@pytest.mark.parametrize(("native", "layout"), [("1", layout) for layout in P_LAYOUTS] + [("0", "per column")],
+                         ids=[f"C kernel-{layout}" for layout in P_LAYOUTS] + ["Inductor-per column"])
 @pytest.mark.parametrize(("name", "half"), [("noisy_hard_tanh", False), ("noisy_input_hard_sigmoid", True)])
-def test_fused_path_matches_the_formula(name, half, native, monkeypatch):
+def test_fused_path_matches_the_formula(name, half, native, layout, monkeypatch):
     """Large float32 inputs: the C kernel (actlab/native/noisy.c) and, with it off, Inductor's kernel."""
     monkeypatch.setenv("ACTLAB_NATIVE", native)
     fn, _, _, hw, _ = UNITS[name]
-    x = _sample((FUSE_MIN_NUMEL // 2, 4), hw, torch.float32, _gen(1))
+    shape, p = P_LAYOUTS[layout]
+    x = _sample(shape, hw, torch.float32, _gen(1))
     g = torch.randn(x.shape, generator=_gen(2))
-    p = P_TEST[name] * torch.tensor([0.5, 1.0, 2.0, -1.5]).view(1, 4)
+    p = P_TEST[name] * p
     xa, pa, xb, pb = x.clone().requires_grad_(), p.clone().requires_grad_(), x.clone().requires_grad_(), p.clone().requires_grad_()
     ya = fn(xa, training=True, c=C_TEST[name], p=pa, half_normal=half, generator=_gen(7))
     xi = standard_normal(x, draw_key(name, x, _gen(7)), half=half).to(x.dtype)

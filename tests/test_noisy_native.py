@@ -12,7 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actlab import _native
-from actlab.activations.noisy_core import _forward, _native_forward, _native_kernel, _native_p_layout
+from actlab.activations.noisy_core import (
+    _forward,
+    _native_backward,
+    _native_forward,
+    _native_kernel,
+    _native_p_layout,
+)
 
 KEY = torch.tensor([-123456789, 987654321], dtype=torch.int32)
 
@@ -127,6 +133,39 @@ def test_non_contiguous_input_and_thread_count_do_not_change_the_draw():
         assert torch.equal(a, b)  # each element's noise depends on its index only
 
 
+@pytest.mark.parametrize(("shape", "p_shape"), LAYOUTS, ids=[f"{s}-p{p}" for s, p in LAYOUTS])
+def test_backward_kernel_matches_torch(shape, p_shape):
+    """grad_x = g * dy/dx exactly, and the p gradient = (g * dy/dp) summed to p's shape, for one p
+    or one per channel (long rows); a p per element of a row is left to the fused kernel."""
+    x, p = _inputs(shape, p_shape)
+    _, dydx, dydp = _native_forward(x, p, torch.tensor(2.0), KEY, 1.15, "hard_tanh", "nan", False, 2)
+    g = torch.randn(shape, generator=torch.Generator().manual_seed(1))
+    got = _native_backward(g, dydx, dydp, p, tuple(p.shape))
+    if _native_p_layout(p, x)[2] == 2:
+        assert got is None
+        return
+    assert got is not None
+    grad_x, grad_p = got
+    assert torch.equal(grad_x, g * dydx)
+    want = (g.double() * dydp.double()).sum_to_size(p.shape)
+    assert grad_p.shape == p.shape and grad_p.dtype == torch.float32
+    torch.testing.assert_close(grad_p.double(), want, rtol=1e-6, atol=1e-6 * float(want.abs().max()))
+
+
+def test_backward_sums_do_not_depend_on_the_thread_count():
+    x, p = _inputs((4, 3, 40000), (3, 1))  # per-channel p on long rows: several blocks per row
+    _, dydx, dydp = _native_forward(x, p, torch.tensor(1.0), KEY, 1.15, "hard_tanh", "nan", False, 2)
+    g = torch.randn(x.shape, generator=torch.Generator().manual_seed(2))
+    ref = _native_backward(g, dydx, dydp, p, tuple(p.shape))
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = _native_backward(g, dydx, dydp, p, tuple(p.shape))
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(a, b) for a, b in zip(ref, one))
+
+
 def test_kernel_is_used_only_where_it_computes_the_same_function(monkeypatch):
     x, p = _inputs((40, 8), ())
     c = torch.tensor(1.0)
@@ -136,8 +175,14 @@ def test_kernel_is_used_only_where_it_computes_the_same_function(monkeypatch):
     assert _native_forward(x.double(), p.double(), c.double(), KEY, *args) is None
     assert _native_forward(x, p, c, KEY, 1.15, "tanh", "nan", False, 1) is None  # soft units
     assert _native_forward(x, p, torch.ones(40, 1), KEY, *args) is None  # c per element
+    _, dydx, dydp = _native_forward(x, p, c, KEY, 1.15, "hard_tanh", "nan", False, 2)
+    g = torch.ones_like(x)
+    assert _native_backward(g, dydx, dydp, p, ()) is not None
+    assert _native_backward(g.double(), dydx.double(), dydp.double(), p.double(), ()) is None
+    assert _native_backward(g.t(), dydx.t(), dydp.t(), p, ()) is None  # only the forward's contiguous slopes
     monkeypatch.setenv("ACTLAB_NATIVE", "0")
     assert _native_forward(x, p, c, KEY, *args) is None
+    assert _native_backward(g, dydx, dydp, p, ()) is None
 
 
 def test_kernel_rejects_bad_codes():

@@ -9,8 +9,9 @@ is :math:`\sigma(x) = c\,(\mathrm{sigmoid}(p\,\Delta) - \tfrac12)^2`. Output noi
 Speed and memory. In training the forward kernel draws the noise (`actlab.activations.noise`)
 and writes ``y``, :math:`\partial y/\partial x` and, when ``p`` is learned,
 :math:`\partial y/\partial p`; the backward is ``g * dy/dx`` and a per-channel sum of
-``g * dy/dp``, so the noise is drawn once and the costly parts (the draw, ``sigmoid``) run
-once. What is saved is the input-sized slope (and the ``p`` slope that stands in for the noise
+``g * dy/dp`` (for float32 on CPU with one ``p`` or one per channel, a C kernel too:
+`actlab/native/noisy.c`), so the noise is drawn once and the costly parts (the draw,
+``sigmoid``) run once. What is saved is the input-sized slope (and the ``p`` slope that stands in for the noise
 draw), never ``x``. Second derivatives through a training-mode unit are refused (the saved
 slopes are constants). In eval mode (deterministic) only ``x`` is saved and the slopes are
 recomputed in backward from differentiable ops, so double backward works there.
@@ -129,6 +130,8 @@ _NATIVE_UNITS = {"hard_tanh": 0, "hard_sigmoid": 1}
 _NATIVE_MODES = {"nan": 0, "nani": 1}
 # rows of at least this many elements per channel take one p per row; shorter ones an expanded p row
 _NATIVE_ROW_MIN = 64
+# the kernel's work items: blocks of at most this many elements within a row (BLOCK in noisy.c)
+_NATIVE_BLOCK = 4096
 
 
 def _native_p_layout(p: Tensor, x: Tensor) -> tuple[int, int, int, int, Tensor]:
@@ -151,16 +154,20 @@ def _native_p_layout(p: Tensor, x: Tensor) -> tuple[int, int, int, int, Tensor]:
     return rows, math.prod(tail), 2, 1, p.reshape(shape[lead:]).expand(tail).contiguous()
 
 
-def _native_kernel():
+def _native_lib():
     lib = _native.load("noisy")
-    if lib is None:
-        return None
-    kernel = lib.actlab_noisy_forward
-    if kernel.argtypes is None:
+    if lib is not None and lib.actlab_noisy_forward.argtypes is None:
         ptr, i64, i32, f32, u32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_float, ctypes.c_uint32
-        kernel.argtypes = [ptr, ptr, ptr, ptr, i64, i64, ptr, i32, i64, i32, i32, i32, f32, f32, u32, u32, i32, i32]
-        kernel.restype = i32
-    return kernel
+        lib.actlab_noisy_forward.argtypes = [ptr, ptr, ptr, ptr, i64, i64, ptr, i32, i64, i32, i32, i32, f32, f32,
+                                             u32, u32, i32, i32]
+        lib.actlab_noisy_backward.argtypes = [ptr, ptr, ptr, ptr, ptr, i64, i64, i32]
+        lib.actlab_noisy_forward.restype = lib.actlab_noisy_backward.restype = i32
+    return lib
+
+
+def _native_kernel():
+    lib = _native_lib()
+    return None if lib is None else lib.actlab_noisy_forward
 
 
 def _native_forward(x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, alpha: float, unit: str, mode: str,
@@ -187,6 +194,33 @@ def _native_forward(x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, alpha: 
     if status != 0:
         raise RuntimeError(f"noisy activation: the C kernel rejected its arguments (status {status})")
     return tuple(outs)
+
+
+def _native_backward(g: Tensor, dydx: Tensor, dydp: Tensor, p: Tensor,
+                     p_shape: tuple[int, ...]) -> tuple[Tensor, Tensor] | None:
+    """``(g * dy/dx, the p gradient)`` by the C kernel for one ``p`` or one per channel, else None.
+
+    The kernel writes the gradient and a sum of ``g * dy/dp`` per work item of the forward's walk
+    (`_native_p_layout`); these few sums are folded here into ``p``'s gradient, in float64 and in
+    an order that does not depend on the thread count.
+    """
+    if (g.dtype != torch.float32 or dydx.dtype != torch.float32 or dydp.dtype != torch.float32
+            or p.dtype != torch.float32 or g.device.type != "cpu" or not dydx.is_contiguous()
+            or not dydp.is_contiguous() or torch.compiler.is_compiling()):
+        return None
+    rows, row_len, pmode, channels, _ = _native_p_layout(p, dydx)
+    lib = _native_lib() if pmode != 2 else None  # a p per element of a row: the fused kernel's reduction
+    if lib is None:
+        return None
+    g = g.contiguous()
+    grad_x = torch.empty_like(dydx)
+    sums = torch.empty(rows, -(-row_len // _NATIVE_BLOCK), dtype=torch.float64)
+    status = lib.actlab_noisy_backward(g.data_ptr(), dydx.data_ptr(), dydp.data_ptr(), grad_x.data_ptr(),
+                                       sums.data_ptr(), rows, row_len, torch.get_num_threads())
+    if status != 0:
+        raise RuntimeError(f"noisy activation: the C backward rejected its arguments (status {status})")
+    grad_p = sums.sum() if pmode == 0 else sums.sum(1).view(-1, channels).sum(0)
+    return grad_x, grad_p.to(p.dtype).reshape(p_shape)
 
 
 def _forward_any(x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, alpha: float, unit: str, mode: str,
@@ -263,7 +297,8 @@ class _NoisyFunction(torch.autograd.Function):
         dydx, *dydp = saved
         if not dydp:  # fixed p: one multiply, which ATen runs ~15% faster than a compiled kernel
             return g * dydx, None, None, None, None, None, None, None, None
-        grad_x, grad_p = _backward_saved(g, dydx, dydp[0], p, p_shape)
+        out = _native_backward(g, dydx, dydp[0], p, p_shape) if p_shape is not None else None
+        grad_x, grad_p = out if out is not None else _backward_saved(g, dydx, dydp[0], p, p_shape)
         return grad_x, grad_p, None, None, None, None, None, None, None
 
 
