@@ -12,12 +12,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actlab import _native
+from actlab.activations import noisy_core
 from actlab.activations.noisy_core import (
     _forward,
     _native_backward,
     _native_forward,
     _native_kernel,
-    _native_p_layout,
+    _native_walk,
 )
 
 KEY = torch.tensor([-123456789, 987654321], dtype=torch.int32)
@@ -112,7 +113,7 @@ def test_linear_blocks_skip_the_draw_with_the_same_values(unit, mode, half):
 
 
 def test_layouts_cover_every_p_mode():
-    modes = {_native_p_layout(p, x)[2] for x, p in (_inputs(*layout) for layout in LAYOUTS)}
+    modes = {_native_walk(p, x)[2] for x, p in (_inputs(*layout) for layout in LAYOUTS)}
     assert modes == {0, 1, 2}
 
 
@@ -134,14 +135,15 @@ def test_non_contiguous_input_and_thread_count_do_not_change_the_draw():
 
 
 @pytest.mark.parametrize(("shape", "p_shape"), LAYOUTS, ids=[f"{s}-p{p}" for s, p in LAYOUTS])
-def test_backward_kernel_matches_torch(shape, p_shape):
+def test_backward_kernel_matches_torch(shape, p_shape, monkeypatch):
     """grad_x = g * dy/dx exactly, and the p gradient = (g * dy/dp) summed to p's shape, for one p
     or one per channel (long rows); a p per element of a row is left to the fused kernel."""
+    monkeypatch.setattr(noisy_core, "_NATIVE_BACKWARD_MIN", 0)  # these small layouts too
     x, p = _inputs(shape, p_shape)
     _, dydx, dydp = _native_forward(x, p, torch.tensor(2.0), KEY, 1.15, "hard_tanh", "nan", False, 2)
     g = torch.randn(shape, generator=torch.Generator().manual_seed(1))
     got = _native_backward(g, dydx, dydp, p, tuple(p.shape))
-    if _native_p_layout(p, x)[2] == 2:
+    if _native_walk(p, x)[2] == 2:
         assert got is None
         return
     assert got is not None
@@ -177,6 +179,8 @@ def test_kernel_is_used_only_where_it_computes_the_same_function(monkeypatch):
     assert _native_forward(x, p, torch.ones(40, 1), KEY, *args) is None  # c per element
     _, dydx, dydp = _native_forward(x, p, c, KEY, 1.15, "hard_tanh", "nan", False, 2)
     g = torch.ones_like(x)
+    assert _native_backward(g, dydx, dydp, p, ()) is None  # small: the fused ops cost less per call
+    monkeypatch.setattr(noisy_core, "_NATIVE_BACKWARD_MIN", 0)
     assert _native_backward(g, dydx, dydp, p, ()) is not None
     assert _native_backward(g.double(), dydx.double(), dydp.double(), p.double(), ()) is None
     assert _native_backward(g.t(), dydx.t(), dydp.t(), p, ()) is None  # only the forward's contiguous slopes

@@ -18,6 +18,7 @@
    and the slopes dy/dx and dy/dp (see noisy_core.py). */
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define W 8
@@ -361,21 +362,29 @@ static double backward_block(const float* g, const float* dydx, const float* dyd
     return sum;
 }
 
-/* The backward of a forward with slopes=2, over the same walk (`rows` x `row_len`, blocks of at
-   most BLOCK within rows): grad_x = g dy/dx, and sums[item] = the sum of g dy/dp over work item
-   `item` (row item / blocks, block item % blocks), which the caller folds into p's gradient (one
-   p: the total; p[row % channels]: per channel). One pass over the four input-sized streams: the
-   Inductor kernel of the same two results took ~1.2x as long in the bench's training loop. The
-   sums do not depend on the thread count. Returns 0, or -1 for bad arguments. */
-int actlab_noisy_backward(const float* g, const float* dydx, const float* dydp, float* grad_x, double* sums,
-                          int64_t rows, int64_t row_len, int threads) {
-    if (rows < 0 || row_len < 0) return -1;
-    int64_t blocks = (row_len + BLOCK - 1) / BLOCK, items = rows * blocks;
+/* The backward of a forward with slopes=2, over the same walk (`rows` x `row_len`, p as in
+   actlab_noisy_forward's pmode 0 or 1): grad_x = g dy/dx, and grad_p[0] (pmode 0) or
+   grad_p[ch] (pmode 1, rows of channel ch = row % channels) = the sum of g dy/dp. One pass over
+   the four input-sized streams: the Inductor kernel of the same two results took ~1.2x as long in
+   the bench's training loop. Each work item's sum is kept in double and they are added in item
+   order afterwards, so the result does not depend on the thread count. Returns 0, -1 for bad
+   arguments, -2 when out of memory. */
+int actlab_noisy_backward(const float* g, const float* dydx, const float* dydp, float* grad_x, float* grad_p,
+                          int64_t rows, int64_t row_len, int pmode, int64_t channels, int threads) {
+    if (rows < 0 || row_len < 0 || pmode < 0 || pmode > 1 || channels < 1) return -1;
+    int64_t blocks = (row_len + BLOCK - 1) / BLOCK, items = rows * blocks, slots = pmode ? channels : 1;
+    double* sums = malloc(sizeof(double) * (size_t)(items + slots));
+    if (sums == NULL) return -2;
+    double* fold = sums + items;
     (void)threads;
 #pragma omp parallel for schedule(static) num_threads(threads) if (items > 1 && rows * row_len >= 65536)
     for (int64_t item = 0; item < items; item++) {
         int64_t start = (item % blocks) * BLOCK, len = row_len - start < BLOCK ? row_len - start : BLOCK;
         sums[item] = backward_block(g, dydx, dydp, grad_x, item / blocks * row_len + start, len);
     }
+    for (int64_t k = 0; k < slots; k++) fold[k] = 0.0;
+    for (int64_t item = 0; item < items; item++) fold[pmode ? item / blocks % channels : 0] += sums[item];
+    for (int64_t k = 0; k < slots; k++) grad_p[k] = (float)fold[k];
+    free(sums);
     return 0;
 }
