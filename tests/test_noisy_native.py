@@ -134,14 +134,22 @@ def test_non_contiguous_input_and_thread_count_do_not_change_the_draw():
         assert torch.equal(a, b)  # each element's noise depends on its index only
 
 
+@pytest.mark.parametrize("streamed", [False, True], ids=["cached stores", "streamed stores"])
 @pytest.mark.parametrize(("shape", "p_shape"), LAYOUTS, ids=[f"{s}-p{p}" for s, p in LAYOUTS])
-def test_backward_kernel_matches_torch(shape, p_shape, monkeypatch):
+def test_backward_kernel_matches_torch(shape, p_shape, streamed, monkeypatch):
     """grad_x = g * dy/dx exactly, and the p gradient = (g * dy/dp) summed to p's shape, for one p
-    or one per channel (long rows); a p per element of a row is left to the fused kernel."""
+    or one per channel (long rows); a p per element of a row is left to the fused kernel. Both
+    store kinds: rows of odd length start the streamed stores at unaligned outputs."""
     monkeypatch.setattr(noisy_core, "_NATIVE_BACKWARD_MIN", 0)  # these small layouts too
+    monkeypatch.setattr(noisy_core, "_NATIVE_STREAM_MIN", 0 if streamed else 1 << 40)
     x, p = _inputs(shape, p_shape)
     _, dydx, dydp = _native_forward(x, p, torch.tensor(2.0), KEY, 1.15, "hard_tanh", "nan", False, 2)
     g = torch.randn(shape, generator=torch.Generator().manual_seed(1))
+    fixed = _native_backward(g, dydx, None, p, None)  # a fixed p: the gradient only, streamed (else ATen's)
+    if streamed:
+        assert fixed is not None and fixed[1] is None and torch.equal(fixed[0], g * dydx)
+    else:
+        assert fixed is None
     got = _native_backward(g, dydx, dydp, p, tuple(p.shape))
     if _native_walk(p, x)[2] == 2:
         assert got is None
@@ -154,7 +162,9 @@ def test_backward_kernel_matches_torch(shape, p_shape, monkeypatch):
     torch.testing.assert_close(grad_p.double(), want, rtol=1e-6, atol=1e-6 * float(want.abs().max()))
 
 
-def test_backward_sums_do_not_depend_on_the_thread_count():
+@pytest.mark.parametrize("stream_min", [0, 1 << 40], ids=["streamed stores", "cached stores"])
+def test_backward_sums_do_not_depend_on_the_thread_count(stream_min, monkeypatch):
+    monkeypatch.setattr(noisy_core, "_NATIVE_STREAM_MIN", stream_min)
     x, p = _inputs((4, 3, 40000), (3, 1))  # per-channel p on long rows: several blocks per row
     _, dydx, dydp = _native_forward(x, p, torch.tensor(1.0), KEY, 1.15, "hard_tanh", "nan", False, 2)
     g = torch.randn(x.shape, generator=torch.Generator().manual_seed(2))
@@ -180,8 +190,11 @@ def test_kernel_is_used_only_where_it_computes_the_same_function(monkeypatch):
     _, dydx, dydp = _native_forward(x, p, c, KEY, 1.15, "hard_tanh", "nan", False, 2)
     g = torch.ones_like(x)
     assert _native_backward(g, dydx, dydp, p, ()) is None  # small: the fused ops cost less per call
+    assert _native_backward(g, dydx, None, p, None) is None  # and ATen's multiply for a fixed p
     monkeypatch.setattr(noisy_core, "_NATIVE_BACKWARD_MIN", 0)
     assert _native_backward(g, dydx, dydp, p, ()) is not None
+    monkeypatch.setattr(noisy_core, "_NATIVE_STREAM_MIN", 0)
+    assert _native_backward(g, dydx, None, p, None) is not None
     assert _native_backward(g.double(), dydx.double(), dydp.double(), p.double(), ()) is None
     assert _native_backward(g.t(), dydx.t(), dydp.t(), p, ()) is None  # only the forward's contiguous slopes
     monkeypatch.setenv("ACTLAB_NATIVE", "0")

@@ -133,6 +133,11 @@ _NATIVE_ROW_MIN = 64
 # smaller inputs take the fused backward, whose fixed per-call cost is lower: 24 against 28 us at
 # 8192 elements, 34 against 25 us at 32768 (and 125 against 37 us at 65536, where threads start)
 _NATIVE_BACKWARD_MIN = 1 << 14
+# from this many elements (16 MiB of float32) the backward streams its gradient past the caches;
+# below, its reader may still find it in cache (measured with a reader: 1M elements 0.50 against
+# 0.23 ms; 4M 5.3 against 5.8 ms; 16M 16.6 against 18.5 ms). It is also the size from which a
+# fixed p's backward runs in C (otherwise the same multiply as ATen's).
+_NATIVE_STREAM_MIN = 1 << 22
 
 
 def _native_walk(p: Tensor, x: Tensor) -> tuple[int, int, int, int]:
@@ -169,7 +174,7 @@ def _native_lib():
         ptr, i64, i32, f32, u32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_float, ctypes.c_uint32
         lib.actlab_noisy_forward.argtypes = [ptr, ptr, ptr, ptr, i64, i64, ptr, i32, i64, i32, i32, i32, f32, f32,
                                              u32, u32, i32, i32]
-        lib.actlab_noisy_backward.argtypes = [ptr, ptr, ptr, ptr, ptr, i64, i64, i32, i64, i32]
+        lib.actlab_noisy_backward.argtypes = [ptr, ptr, ptr, ptr, ptr, i64, i64, i32, i64, i32, i32]
         lib.actlab_noisy_forward.restype = lib.actlab_noisy_backward.restype = i32
     return lib
 
@@ -206,26 +211,35 @@ def _native_forward(x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, alpha: 
     return tuple(outs)
 
 
-def _native_backward(g: Tensor, dydx: Tensor, dydp: Tensor, p: Tensor,
-                     p_shape: tuple[int, ...]) -> tuple[Tensor, Tensor] | None:
-    """``(g * dy/dx, the p gradient)`` by the C kernel for one ``p`` or one per channel, else None.
+def _native_backward(g: Tensor, dydx: Tensor, dydp: Tensor | None, p: Tensor,
+                     p_shape: tuple[int, ...] | None) -> tuple[Tensor, Tensor | None] | None:
+    """``(g * dy/dx, the p gradient or None)`` by the C kernel, or None where it does not apply.
 
-    The p gradient is summed in float64 per work item of the forward's walk (`_native_walk`) and
-    over the items in a fixed order, so it does not depend on the thread count. Below
-    ``_NATIVE_BACKWARD_MIN`` elements the fused torch ops are faster (fewer calls).
+    It covers float32 CPU slopes from the forward kernel with one ``p`` or one per channel:
+    with ``dy/dp`` from `_NATIVE_BACKWARD_MIN` elements, without from `_NATIVE_STREAM_MIN` (where
+    its streamed stores beat ATen's multiply). The p gradient is summed in float64 per work item
+    of the forward's walk (`_native_walk`) and over the items in a fixed order, so it does not
+    depend on the thread count.
     """
-    if (dydx.numel() < _NATIVE_BACKWARD_MIN or g.dtype != torch.float32 or dydx.dtype != torch.float32
-            or dydp.dtype != torch.float32 or p.dtype != torch.float32 or g.device.type != "cpu"
-            or not dydx.is_contiguous() or not dydp.is_contiguous() or torch.compiler.is_compiling()):
+    n = dydx.numel()
+    if (n < (_NATIVE_BACKWARD_MIN if dydp is not None else _NATIVE_STREAM_MIN) or g.dtype != torch.float32
+            or dydx.dtype != torch.float32 or (dydp is not None and dydp.dtype != torch.float32)
+            or p.dtype != torch.float32 or g.device.type != "cpu" or not dydx.is_contiguous()
+            or (dydp is not None and not dydp.is_contiguous()) or torch.compiler.is_compiling()):
         return None
     rows, row_len, pmode, channels = _native_walk(p, dydx)
+    if dydp is None:  # no sums: the walk only splits the work
+        rows, row_len, pmode, channels = 1, n, 0, 1
     lib = _native_lib() if pmode != 2 else None  # a p per element of a row: the fused kernel's reduction
     if lib is None:
         return None
     g = g.contiguous()
-    grad_x, grad_p = torch.empty_like(dydx), torch.empty(p_shape, dtype=torch.float32)
-    status = lib.actlab_noisy_backward(g.data_ptr(), dydx.data_ptr(), dydp.data_ptr(), grad_x.data_ptr(),
-                                       grad_p.data_ptr(), rows, row_len, pmode, channels, torch.get_num_threads())
+    grad_x = torch.empty_like(dydx)
+    grad_p = torch.empty(p_shape, dtype=torch.float32) if dydp is not None else None
+    status = lib.actlab_noisy_backward(g.data_ptr(), dydx.data_ptr(), None if dydp is None else dydp.data_ptr(),
+                                       grad_x.data_ptr(), None if grad_p is None else grad_p.data_ptr(), rows,
+                                       row_len, pmode, channels, int(n >= _NATIVE_STREAM_MIN),
+                                       torch.get_num_threads())
     if status != 0:
         raise RuntimeError(f"noisy activation: the C backward failed (status {status})")
     return grad_x, grad_p
@@ -303,9 +317,10 @@ class _NoisyFunction(torch.autograd.Function):
                                "supported (its backward multiplies by slopes saved with the noise); "
                                "use eval mode for double backward")
         dydx, *dydp = saved
-        if not dydp:  # fixed p: one multiply, which ATen runs ~15% faster than a compiled kernel
-            return g * dydx, None, None, None, None, None, None, None, None
-        out = _native_backward(g, dydx, dydp[0], p, p_shape) if p_shape is not None else None
+        if not dydp or p_shape is None:  # fixed p: one multiply, which ATen runs ~15% faster than Inductor
+            out = _native_backward(g, dydx, None, p, None)  # large inputs: streamed stores
+            return (out[0] if out is not None else g * dydx), None, None, None, None, None, None, None, None
+        out = _native_backward(g, dydx, dydp[0], p, p_shape)
         grad_x, grad_p = out if out is not None else _backward_saved(g, dydx, dydp[0], p, p_shape)
         return grad_x, grad_p, None, None, None, None, None, None, None
 
