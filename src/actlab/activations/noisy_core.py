@@ -9,8 +9,8 @@ is :math:`\sigma(x) = c\,(\mathrm{sigmoid}(p\,\Delta) - \tfrac12)^2`. Output noi
 Speed and memory. In training the forward kernel draws the noise (`actlab.activations.noise`)
 and writes ``y``, :math:`\partial y/\partial x` and, when ``p`` is learned,
 :math:`\partial y/\partial p`; the backward is ``g * dy/dx`` and a per-channel sum of
-``g * dy/dp`` (for float32 on CPU with one ``p`` or one per channel, a C kernel too:
-`actlab/native/noisy.c`), so the noise is drawn once and the costly parts (the draw,
+``g * dy/dp`` (float32 on CPU: a C kernel, `actlab/native/noisy.c`, for one ``p`` or one per
+channel, and for large inputs with a fixed ``p``), so the noise is drawn once and the costly parts (the draw,
 ``sigmoid``) run once. What is saved is the input-sized slope (and the ``p`` slope that stands in for the noise
 draw), never ``x``. Second derivatives through a training-mode unit are refused (the saved
 slopes are constants). In eval mode (deterministic) only ``x`` is saved and the slopes are
