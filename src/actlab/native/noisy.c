@@ -1,5 +1,5 @@
 /* Training-mode forward of the hard noisy units (Gulcehre et al., 2016) in one pass over the input,
-   and the backward of one with a learned p (end of file).
+   and its backward (end of file).
 
    Why C: the unit is compute-bound on CPUs (a Gaussian draw, a sigmoid and a division per element),
    and Inductor's code for the same function took about three times as long (docs/noisy.md). The math
