@@ -10,11 +10,12 @@ Speed and memory. In training the forward kernel draws the noise (`actlab.activa
 and writes ``y``, :math:`\partial y/\partial x` and, when ``p`` is learned,
 :math:`\partial y/\partial p`; the backward is ``g * dy/dx`` and a per-channel sum of
 ``g * dy/dp`` (float32 on CPU: a C kernel, `actlab/native/noisy.c`, for one ``p`` or one per
-channel, and for large inputs with a fixed ``p``), so the noise is drawn once and the costly parts (the draw,
-``sigmoid``) run once. What is saved is the input-sized slope (and the ``p`` slope that stands in for the noise
-draw), never ``x``. Second derivatives through a training-mode unit are refused (the saved
-slopes are constants). In eval mode (deterministic) only ``x`` is saved and the slopes are
-recomputed in backward from differentiable ops, so double backward works there.
+channel, and for large inputs with a fixed ``p``), so the noise is drawn once and the costly
+parts (the draw, ``sigmoid``) run once. What is saved is the input-sized slope (and the ``p``
+slope that stands in for the noise draw), never ``x``. Second derivatives through a
+training-mode unit are refused (the saved slopes are constants). In eval mode (deterministic)
+only ``x`` is saved and the slopes are recomputed in backward from differentiable ops, so double
+backward works there.
 """
 
 from __future__ import annotations
@@ -149,8 +150,7 @@ def _native_walk(p: Tensor, x: Tensor) -> tuple[int, int, int, int]:
     n = x.numel()
     if p.numel() == 1:
         return 1, n, 0, 1
-    shape = (1,) * (x.dim() - p.dim()) + tuple(p.shape)
-    lead = next(i for i, s in enumerate(shape) if s != 1)  # p.numel() > 1, so some dim is not 1
+    shape, lead = _p_lead(p, x)
     rows = math.prod(x.shape[:lead])
     channel_vector = lead == 1 and all(s == 1 for s in shape[2:])
     inner = math.prod(x.shape[2:])
@@ -163,9 +163,14 @@ def _native_p_buffer(p: Tensor, x: Tensor, pmode: int) -> Tensor:
     """``p`` as the kernel reads it for `_native_walk`'s ``pmode``: contiguous, expanded over a row for pmode 2."""
     if pmode < 2:
         return p.reshape(-1).contiguous()
-    shape = (1,) * (x.dim() - p.dim()) + tuple(p.shape)
-    lead = next(i for i, s in enumerate(shape) if s != 1)
+    shape, lead = _p_lead(p, x)
     return p.reshape(shape[lead:]).expand(x.shape[lead:]).contiguous()
+
+
+def _p_lead(p: Tensor, x: Tensor) -> tuple[tuple[int, ...], int]:
+    """``p``'s shape aligned to ``x``'s dims, and its first dim that is not 1 (``p`` has more than one element)."""
+    shape = (1,) * (x.dim() - p.dim()) + tuple(p.shape)
+    return shape, next(i for i, s in enumerate(shape) if s != 1)
 
 
 def _native_lib():
@@ -227,9 +232,8 @@ def _native_backward(g: Tensor, dydx: Tensor, dydp: Tensor | None, p: Tensor,
             or p.dtype != torch.float32 or g.device.type != "cpu" or not dydx.is_contiguous()
             or (dydp is not None and not dydp.is_contiguous()) or torch.compiler.is_compiling()):
         return None
-    rows, row_len, pmode, channels = _native_walk(p, dydx)
-    if dydp is None:  # no sums: the walk only splits the work
-        rows, row_len, pmode, channels = 1, n, 0, 1
+    # without sums the walk only splits the work: one row
+    rows, row_len, pmode, channels = _native_walk(p, dydx) if dydp is not None else (1, n, 0, 1)
     lib = _native_lib() if pmode != 2 else None  # a p per element of a row: the fused kernel's reduction
     if lib is None:
         return None
