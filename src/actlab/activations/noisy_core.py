@@ -226,11 +226,10 @@ def _native_backward(g: Tensor, dydx: Tensor, dydp: Tensor | None, p: Tensor,
     of the forward's walk (`_native_walk`) and over the items in a fixed order, so it does not
     depend on the thread count.
     """
-    n = dydx.numel()
+    n, slopes = dydx.numel(), (dydx,) if dydp is None else (dydx, dydp)
     if (n < (_NATIVE_BACKWARD_MIN if dydp is not None else _NATIVE_STREAM_MIN) or g.dtype != torch.float32
-            or dydx.dtype != torch.float32 or (dydp is not None and dydp.dtype != torch.float32)
-            or p.dtype != torch.float32 or g.device.type != "cpu" or not dydx.is_contiguous()
-            or (dydp is not None and not dydp.is_contiguous()) or torch.compiler.is_compiling()):
+            or p.dtype != torch.float32 or g.device.type != "cpu" or torch.compiler.is_compiling()
+            or any(s.dtype != torch.float32 or not s.is_contiguous() for s in slopes)):
         return None
     # without sums the walk only splits the work: one row
     rows, row_len, pmode, channels = _native_walk(p, dydx) if dydp is not None else (1, n, 0, 1)
