@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 import actlab
-from actlab.annealing import (
+from actlab.noisy.annealing import (
     CosineNoiseAnnealing,
     ExponentialNoiseAnnealing,
     LinearNoiseAnnealing,

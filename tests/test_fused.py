@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from actlab._fused import FUSE_MIN_NUMEL, fused
+from actlab.core.fused import FUSE_MIN_NUMEL, fused
 
 
 @fused
@@ -41,7 +41,7 @@ def test_small_inputs_and_tracing_run_the_plain_function():
 
 
 def test_static_key_of_unhashable_arguments():
-    from actlab._fused import _static_key
+    from actlab.core.fused import _static_key
 
     assert _static_key({"a": 1}) == _static_key({"a": 1}) != _static_key({"a": 2})
     assert _static_key(1.5) == _static_key(2.5)  # floats are symbols: one kernel for all values

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from actlab.cli.harness import demo_acts
 from actlab.cli.main import app
-from actlab.registry import ACTIVATIONS, get_spec
+from actlab.core.registry import ACTIVATIONS, get_spec
 
 runner = CliRunner()
 

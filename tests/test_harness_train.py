@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 import actlab
-from actlab.harness.models import MODELS, activation_sites, build_model
+from actlab.harness.models import MODELS, build_model
 from actlab.harness.tasks import load_task, make_adding, make_copy
 from actlab.harness.trainer import TrainConfig, load_checkpoint, train
 
@@ -55,7 +55,7 @@ def test_every_model_that_fits_the_task_maps_to_its_outputs(task_name):
 def test_every_nonlinearity_gets_its_own_module_from_the_spec():
     task = load_task("mnist1d")
     model = build_model("mlp", task, "terelu(mu=2.0)", hidden=(16, 16, 16))
-    sites = activation_sites(model, type(actlab.create("terelu")))
+    sites = actlab.activation_modules(model, type(actlab.create("terelu")))
     assert len(sites) == 3 and all(m.mu == 2.0 for _, m in sites)
     assert len({id(m.beta) for _, m in sites}) == 3  # learnable parameters are not shared between layers
     with pytest.raises(ValueError, match="unknown activation 'reul'"):

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from actlab._io import atomic_write, atomic_write_json
+from actlab.core.io import atomic_write, atomic_write_json
 
 
 def test_written_file_has_umask_permissions(tmp_path):
@@ -38,7 +38,7 @@ def test_save_figure_writes_png_and_releases_pyplot_figures(tmp_path):
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
 
-    from actlab._io import save_figure
+    from actlab.core.io import save_figure
 
     fig = plt.figure()
     path = save_figure(fig, tmp_path / "a.png")

@@ -10,8 +10,8 @@ import scipy.stats
 import torch
 
 import actlab
-from actlab._fused import FUSE_MIN_NUMEL
-from actlab.activations.noise import draw_key, standard_normal
+from actlab.core.fused import FUSE_MIN_NUMEL
+from actlab.noisy.noise import draw_key, standard_normal
 from actlab.functional import (
     noisy_hard_sigmoid,
     noisy_hard_tanh,
@@ -115,7 +115,7 @@ P_LAYOUTS = {
                          ids=[f"C kernel-{layout}" for layout in P_LAYOUTS] + ["Inductor-per column"])
 @pytest.mark.parametrize(("name", "half"), [("noisy_hard_tanh", False), ("noisy_input_hard_sigmoid", True)])
 def test_fused_path_matches_the_formula(name, half, native, layout, monkeypatch):
-    """Large float32 inputs: the C kernel (actlab/native/noisy.c) and, with it off, Inductor's kernel."""
+    """Large float32 inputs: the C kernel (actlab/noisy/noisy.c) and, with it off, Inductor's kernel."""
     monkeypatch.setenv("ACTLAB_NATIVE", native)
     fn, _, _, hw, _ = UNITS[name]
     shape, p = P_LAYOUTS[layout]

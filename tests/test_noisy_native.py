@@ -1,4 +1,4 @@
-"""The C kernel of the hard noisy units (actlab/native/noisy.c) against their torch-op definition."""
+"""The C kernel of the hard noisy units (actlab/noisy/noisy.c) against their torch-op definition."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actlab import _native
-from actlab.activations import noisy_core
-from actlab.activations.noisy_core import (
+from actlab.core import native as _native
+from actlab.noisy import core as noisy_core
+from actlab.noisy.core import (
     _forward,
     _native_backward,
     _native_forward,
@@ -236,9 +236,9 @@ def test_a_failed_build_warns_once_and_falls_back(tmp_path, monkeypatch):
     _native._load.cache_clear()
     try:
         with pytest.warns(RuntimeWarning, match=r"could not build the native kernel 'noisy' .*no C compiler"):
-            assert _native.load("noisy") is None
+            assert _native.load("actlab.noisy", "noisy") is None
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            assert _native.load("noisy") is None  # remembered: no second warning
+            assert _native.load("actlab.noisy", "noisy") is None  # remembered: no second warning
     finally:
         _native._load.cache_clear()

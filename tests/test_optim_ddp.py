@@ -15,7 +15,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
 
-from actlab.optim import GradientActivation
+from actlab.gaf import GradientActivation
 
 STEPS, BATCH = 4, 8
 

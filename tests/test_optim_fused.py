@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from actlab.optim import GradientActivation
-from actlab.optim.fused import fast_atan
+from actlab.gaf import GradientActivation
+from actlab.gaf.fused import fast_atan
 
 # The plain path (foreach transform + PyTorch's own step) is the reference; the fused kernel
 # reorders a few float32 operations (and approximates atan to 8e-7), hence the tolerance.

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from actlab.optim import (
+from actlab.gaf import (
     GRADIENT_FUNCTIONS,
     GradientActivation,
     activate_gradients_,

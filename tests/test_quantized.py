@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import actlab
-from actlab._fused import FUSE_MIN_NUMEL
-from actlab.activations.quantized import STES
+from actlab.core.fused import FUSE_MIN_NUMEL
+from actlab.quantized.activation import STES
 from actlab.functional import binary, quantize
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from actlab.functional import quantize
-from actlab.quant_init import (
+from actlab.quantized.mean_field import (
     _hermite_coefficients,
     _second_moment,
     correlation_map,

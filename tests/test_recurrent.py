@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from actlab.activations.noisy import NoisyHardSigmoid
-from actlab.recurrent import GRU, LSTM
+from actlab.noisy.output import NoisyHardSigmoid
+from actlab.noisy.recurrent import GRU, LSTM
 
 
 @pytest.mark.parametrize("batch_first", [True, False])

@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 import actlab
-from actlab._specparse import parse_spec
-from actlab.registry import ActivationSpec, Registry
+from actlab.core.specparse import parse_spec
+from actlab.core.registry import ActivationSpec, Registry
 
 
 def test_create_from_name_alias_string_class_instance_and_none():

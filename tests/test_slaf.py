@@ -8,7 +8,7 @@ import torch
 from numpy.polynomial import chebyshev, legendre
 
 import actlab
-from actlab._fused import FUSE_MIN_NUMEL
+from actlab.core.fused import FUSE_MIN_NUMEL
 from actlab.functional import slaf, slaf_relu
 from actlab.nn import SLAF, SLAFReLU
 
@@ -220,7 +220,7 @@ def test_spec_strings_from_the_issue_build():
 
 
 def test_each_configuration_gets_its_own_kernel_and_recompile_budget():
-    from actlab.activations.slaf import _kernel, _slaf_forward
+    from actlab.slaf.activation import _kernel, _slaf_forward
 
     a = _kernel(_slaf_forward, "chebyshev", 5, True, False)
     assert _kernel(_slaf_forward, "chebyshev", 5, True, False) is a

@@ -9,7 +9,7 @@ import torch
 from typer.testing import CliRunner
 
 import actlab
-from actlab.activations.slaf import SLAF, slaf_prefixes
+from actlab.slaf.activation import SLAF, slaf_prefixes
 from actlab.cli.main import app
 from actlab.harness.models import MLP
 

@@ -11,7 +11,7 @@ from torch import nn
 import actlab
 from actlab.data import load_dataset
 from actlab.harness.models import MLP
-from actlab.learnable import (
+from actlab.slaf.training import (
     CoefficientL1,
     CoefficientStages,
     activation_parameters,

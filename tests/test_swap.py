@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from actlab.activations.classic import TERELU
+from actlab.classic.terelu import TERELU
 from actlab.swap import swap
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import actlab
-from actlab._fused import FUSE_MIN_NUMEL
+from actlab.core.fused import FUSE_MIN_NUMEL
 from actlab.functional import terelu
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from actlab._validation import check_choice
+from actlab.core.validation import check_choice
 
 __all__ = ["DATASETS", "Dataset", "load_dataset"]
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import torch
 
-from actlab._io import save_figure
-from actlab.registry import ACTIVATIONS, create
+from actlab.core.io import save_figure
+from actlab.core.registry import ACTIVATIONS, create
+from actlab.slaf.activation import SLAF, slaf_prefixes
 
 __all__ = ["activation_curves", "plot_activations", "plot_state_dict_activations"]
 
@@ -94,8 +95,6 @@ def plot_state_dict_activations(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from actlab.activations.slaf import SLAF, slaf_prefixes
 
     state = torch.load(state_dict, map_location="cpu", weights_only=True) if not isinstance(state_dict, dict) else state_dict
     prefixes = slaf_prefixes(state) if key is None else [key]

@@ -18,8 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from actlab._validation import check_type, fail
-from actlab.registry import ACTIVATIONS, ActivationSpec, create
+from actlab.core.validation import check_type, fail
+from actlab.core.registry import ACTIVATIONS, ActivationSpec, activation_classes, create
+from actlab.core.specparse import parse_spec
 
 __all__ = ["Replacement", "SwapResult", "swap"]
 
@@ -112,8 +113,6 @@ def _factory(new: Any) -> tuple[Callable[[int | None], nn.Module], bool]:
 
     Builds one module up front so that an unknown name or bad argument fails before any change.
     """
-    from actlab._specparse import parse_spec
-
     create(new)  # validation only
     if isinstance(new, nn.Module):
         takes_channels = hasattr(new, "num_parameters")
@@ -146,12 +145,12 @@ class _Probe(nn.Module):
 
 
 def _trace(model: nn.Module, table: dict[Any, str]) -> fx.GraphModule:
-    activation_classes = tuple({spec.module for spec in ACTIVATIONS})
+    classes = activation_classes()
 
     class _Tracer(fx.Tracer):
         # Registered activation modules stay call_module nodes so the module pass can swap them.
         def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
-            return isinstance(m, activation_classes) or super().is_leaf_module(m, qualname)
+            return isinstance(m, classes) or super().is_leaf_module(m, qualname)
 
     try:
         graph = _Tracer().trace(model)

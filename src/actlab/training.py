@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from actlab._validation import check_int
+from actlab.core.validation import check_int
 from actlab.data import Dataset
 
 __all__ = ["TrainResult", "evaluate", "train_classifier"]

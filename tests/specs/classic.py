@@ -7,7 +7,7 @@ import math
 import numpy as np
 import torch
 
-from actlab._channels import channel_view
+from actlab.core.channels import channel_view
 from actlab.functional import terelu
 from specs._base import ActTestSpec
 

@@ -12,7 +12,7 @@ import math
 import numpy as np
 import torch
 
-from actlab._channels import channel_view
+from actlab.core.channels import channel_view
 from actlab.functional import (
     noisy_hard_sigmoid,
     noisy_hard_tanh,

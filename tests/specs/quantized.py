@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from actlab._channels import channel_view
+from actlab.core.channels import channel_view
 from actlab.functional import binary, quantize
 from specs._base import ActTestSpec
 

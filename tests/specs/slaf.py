@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from numpy.polynomial import Chebyshev, Legendre
 
-from actlab._channels import channel_view
+from actlab.core.channels import channel_view
 from actlab.functional import slaf, slaf_relu
 from specs._base import ActTestSpec
 

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from actlab._validation import check_int
+from actlab.core.validation import check_int
 from actlab.bench._timing import median_ms
 from actlab.constraints import ConeLayer, max_violation, project, v_representation
 

@@ -16,11 +16,11 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from actlab._validation import check_bound, check_choice, check_int
+from actlab.core.validation import check_bound, check_choice, check_int
 from actlab.bench._timing import median_ms
-from actlab.optim import GradientActivation
-from actlab.optim.functions import resolve
-from actlab.optim.wrapper import PLACEMENTS
+from actlab.gaf import GradientActivation
+from actlab.gaf.functions import resolve
+from actlab.gaf.wrapper import PLACEMENTS
 
 __all__ = ["BASELINES", "OPTIMIZERS", "VARIANTS", "StepTiming", "bench_optim", "resnet18_shapes"]
 

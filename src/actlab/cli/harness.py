@@ -96,7 +96,7 @@ def register(app: typer.Typer) -> None:
         out: Annotated[Optional[Path], typer.Option(help="run folder (default runs/reproduce/<paper>)")] = None,
     ) -> None:
         """Run a paper's experiment from the experiment registry and print where its report is."""
-        from actlab.harness.reproduce import list_papers, reproduce
+        from actlab.experiments import list_papers, reproduce
 
         if list_ or paper is None:
             papers = list_papers()

@@ -29,7 +29,7 @@ def list_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="print only JSON")] = False,
 ) -> None:
     """List registered activations: name, family, learnable?, stochastic?, paper."""
-    from actlab.registry import get_spec, list_activations
+    from actlab.core.registry import get_spec, list_activations
 
     try:
         names = list_activations(pattern, family=family)

@@ -21,7 +21,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from actlab._validation import check_int, check_type, fail
+from actlab.core.validation import check_int, check_type, fail
 
 __all__ = ["GeneratorCountWarning", "VRepresentation", "as_constraints", "v_representation"]
 

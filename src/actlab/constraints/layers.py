@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from actlab._validation import check_bound, check_choice, check_finite, check_int, check_type, fail
+from actlab.core.validation import check_bound, check_choice, check_finite, check_int, check_type, fail
 from actlab.constraints.geometry import VRepresentation, as_constraints, v_representation
 
 __all__ = ["ConeLayer", "PolyhedronLayer", "cone_combination", "polyhedron_combination"]

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from actlab._validation import check_bound, check_choice, check_int, check_type, fail
+from actlab.core.validation import check_bound, check_choice, check_int, check_type, fail
 from actlab.constraints.geometry import as_constraints
 
 __all__ = ["max_violation", "project"]

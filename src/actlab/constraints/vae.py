@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from actlab._validation import check_int
+from actlab.core.validation import check_int
 from actlab.constraints.layers import ConeLayer
 
 __all__ = ["ConstrainedVAE", "checkerboard_constraints"]

@@ -2,21 +2,33 @@
 
 A module ``actlab/experiments/<name>.py`` calls ``register_experiment(Experiment(...))``;
 `get_experiment` imports every module of this package on first use, so adding a paper is one
-new file. `actlab reproduce PAPER` (the harness) dispatches here.
+new file. `reproduce` (``actlab reproduce PAPER``) runs one into a run folder.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from actlab.registry import Registry
+from actlab.core.registry import Registry
+from actlab.core.validation import check_int
 
-__all__ = ["EXPERIMENTS", "Experiment", "get_experiment", "list_experiments", "register_experiment", "run_experiment"]
+__all__ = [
+    "EXPERIMENTS",
+    "Experiment",
+    "ReproduceResult",
+    "get_experiment",
+    "list_experiments",
+    "list_papers",
+    "register_experiment",
+    "reproduce",
+    "run_experiment",
+]
 
 
 @dataclass(frozen=True)
@@ -67,3 +79,34 @@ def list_experiments() -> list[str]:
 def run_experiment(name: str, out_dir: str | Path, **kwargs: Any) -> dict[str, Any]:
     """Run a registered experiment into ``out_dir``."""
     return get_experiment(name).run(Path(out_dir), **kwargs)
+
+
+@dataclass
+class ReproduceResult:
+    """The experiment's name, run folder, report path and returned results."""
+
+    name: str
+    out_dir: Path
+    report: Path
+    results: dict[str, Any]
+
+
+def list_papers() -> list[Experiment]:
+    """The registered experiments, sorted by name."""
+    return [get_experiment(n) for n in list_experiments()]
+
+
+def reproduce(paper: str, *, out_dir: str | os.PathLike[str] | None = None, full: bool = False,
+              seeds: int = 3) -> ReproduceResult:
+    """Run the experiment registered as ``paper`` into ``out_dir`` (default ``runs/reproduce/<paper>``).
+
+    Raises:
+        ValueError: an unknown experiment (with close matches and the registered names) or a bad
+            ``seeds``, before anything runs.
+    """
+    check_int("reproduce", "seeds", seeds, ">=", 1)
+    exp = get_experiment(paper)
+    out = Path(out_dir) if out_dir is not None else Path("runs") / "reproduce" / exp.name
+    out.mkdir(parents=True, exist_ok=True)
+    results = exp.run(out, full=full, seeds=seeds)
+    return ReproduceResult(exp.name, out, out / "report.md", results)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from actlab._io import atomic_write_json, atomic_write_text, save_figure
+from actlab.core.io import atomic_write_json, atomic_write_text, save_figure
 from actlab.constraints import ConstrainedVAE, checkerboard_constraints, max_violation, project
 from actlab.data import load_dataset
 from actlab.experiments import Experiment, register_experiment

@@ -23,10 +23,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from actlab._io import atomic_write_json, atomic_write_text, save_figure
+from actlab.core.io import atomic_write_json, atomic_write_text, save_figure
 from actlab.data import load_dataset
 from actlab.experiments import Experiment, register_experiment
-from actlab.optim import GradientActivation
+from actlab.gaf import GradientActivation
 from actlab.training import train_classifier
 
 PAPER = "Chen, Jin, et al., Activated Gradients for Deep Neural Networks, IEEE TNNLS 2021 (arXiv 2107.04228)"

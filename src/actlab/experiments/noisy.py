@@ -34,14 +34,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from actlab._io import atomic_write_json, atomic_write_text, save_figure
-from actlab.activations.noisy import PAPER
-from actlab.annealing import LinearNoiseAnnealing, noisy_modules
+from actlab.core.io import atomic_write_json, atomic_write_text, save_figure
+from actlab.noisy.output import PAPER
+from actlab.noisy.annealing import LinearNoiseAnnealing, noisy_modules
 from actlab.data import load_dataset
 from actlab.experiments import Experiment, register_experiment
-from actlab.recurrent import LSTM
-from actlab.registry import create
+from actlab.noisy.recurrent import LSTM
+from actlab.core.registry import create
 from actlab.training import train_classifier
+from actlab.harness.tasks import make_adding
 
 __all__ = ["run"]
 
@@ -130,8 +131,6 @@ def _run_mlp(arm: str, seed: int, *, epochs: int, depth: int, width: int, gain: 
 
 
 def _run_lstm(arm: str, seed: int, *, length: int, steps: int, hidden: int, batch: int) -> dict[str, Any]:
-    from actlab.harness.tasks import make_adding
-
     data = make_adding(length=length, n_train=4000, n_test=1000, seed=seed).data
     torch.manual_seed(seed)
     lstm = LSTM(2, hidden, gate_act=LSTM_ARMS[arm], cell_act="tanh", batch_first=True)

@@ -8,7 +8,7 @@ A. STEs (Yin et al., 2019): an MLP ``40 -> W -> W -> 10`` (W = 64, 256 with ``fu
    ``binary`` (sign, learnable threshold) under all four STEs and a float ReLU baseline.
 B. Depth (Blumenfeld et al., 2019): plain MLPs of width 64 (128 with ``full``; no
    normalisation, zero bias at init) with ``quantize(levels=N, range=(-1, 1), ste='clipped')`` at the mean-field
-   initialisation (`actlab.quant_init`), depths 4..32, against the predicted ``L_max = 6 xi``.
+   initialisation (`actlab.quantized.mean_field`), depths 4..32, against the predicted ``L_max = 6 xi``.
 C. Signal propagation at init: the correlation of two inputs through a wide random network,
    measured layer by layer, against the iterated mean-field correlation map.
 """
@@ -24,11 +24,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from actlab._io import atomic_write_json, atomic_write_text, save_figure
-from actlab.activations.quantized import Binary, Quantize
+from actlab.core.io import atomic_write_json, atomic_write_text, save_figure
+from actlab.quantized.activation import Binary, Quantize
 from actlab.data import load_dataset
 from actlab.experiments import Experiment, register_experiment
-from actlab.quant_init import correlation_map, depth_exponent, init_quantized_, mean_field_init
+from actlab.quantized.mean_field import correlation_map, depth_exponent, init_quantized_, mean_field_init
 from actlab.training import train_classifier
 
 __all__ = ["run"]

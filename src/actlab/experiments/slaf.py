@@ -16,12 +16,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from actlab._io import atomic_write, atomic_write_json, atomic_write_text, save_figure
-from actlab.activations.slaf import SLAF
+from actlab.core.io import atomic_write, atomic_write_json, atomic_write_text, save_figure
+from actlab.slaf.activation import SLAF
 from actlab.data import load_dataset
 from actlab.experiments import Experiment, register_experiment
 from actlab.harness.models import MLP
-from actlab.learnable import CoefficientL1, activation_parameters, cycle_activations, learned_polynomials
+from actlab.slaf.training import CoefficientL1, activation_parameters, cycle_activations, learned_polynomials
 from actlab.training import train_classifier
 
 PAPER = "Goyal, Goyal, Lall, 'Learning activation functions: a new paradigm for understanding neural networks', 2019, arXiv:1906.09529"

@@ -1,5 +1,6 @@
 """The benchmark harness: offline tasks, models configured by activation spec, a resumable trainer,
-activation comparisons with reports, paper reproductions and distributed training cells.
+activation comparisons with reports and distributed training cells (paper reproductions:
+`actlab.experiments.reproduce`).
 
 Example:
     >>> from actlab.harness import build_model, load_task
@@ -16,8 +17,6 @@ from actlab.harness.compare import (
     split_specs as split_specs,
 )
 from actlab.harness.models import MODELS as MODELS, build_model as build_model
-from actlab.harness.reproduce import ReproduceResult as ReproduceResult, list_papers as list_papers
-from actlab.harness.reproduce import reproduce as reproduce
 from actlab.harness.tasks import TASKS as TASKS, Task as Task, load_task as load_task
 from actlab.harness.trainer import RunResult as RunResult, TrainConfig as TrainConfig, train as train
 
@@ -26,15 +25,12 @@ __all__ = [
     "TASKS",
     "CellSpec",
     "CompareResult",
-    "ReproduceResult",
     "RunResult",
     "Task",
     "TrainConfig",
     "build_model",
     "compare",
-    "list_papers",
     "load_task",
-    "reproduce",
     "run_cell",
     "split_specs",
     "train",

@@ -9,8 +9,8 @@ one epoch per running cell and ends with the same numbers as an uninterrupted on
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
+import multiprocessing
 import os
 import re
 from collections.abc import Callable, Sequence
@@ -21,12 +21,15 @@ from typing import Any
 
 import torch
 
-from actlab._io import atomic_write_json
-from actlab._validation import check_int, fail
-from actlab.harness.models import activation_sites, build_model
+from actlab.core.io import atomic_write_json
+from actlab.core.registry import ACTIVATIONS
+from actlab.core.validation import check_int, fail
+from actlab.harness.cell import CellSpec, cell_dir, finished_record, load_cell_task, train_cell
+from actlab.harness.distributed import run_distributed
+from actlab.harness.models import build_model
+from actlab.harness.report import CompareResult, write_report
 from actlab.harness.tasks import Task, load_task
-from actlab.harness.trainer import TrainConfig, load_checkpoint, train
-from actlab.registry import ACTIVATIONS, create
+from actlab.harness.trainer import TrainConfig, load_checkpoint
 
 __all__ = ["CellSpec", "CompareResult", "cell_dir", "compare", "run_cell", "split_specs"]
 
@@ -59,122 +62,18 @@ def split_specs(text: str) -> list[str]:
     return [p for p in parts if p]
 
 
-@dataclass(frozen=True)
-class CellSpec:
-    """One training cell: everything a (possibly separate) process needs to run it.
-
-    Attributes:
-        task, path: the task name and its data path (``npz``/``folder``).
-        model: model name (``None``: the task's default); ``act``: activation spec; ``config``: training.
-        max_train, max_test: use only the first samples of each split (``None``: all).
-        dir: the cell folder (checkpoint and result). ``tensorboard``: TensorBoard log folder or ``None``.
-        nproc: processes for DistributedDataParallel (``1``: in this process).
-    """
-
-    task: str
-    act: str
-    config: TrainConfig
-    dir: str
-    path: str | None = None
-    model: str | None = None
-    max_train: int | None = None
-    max_test: int | None = None
-    tensorboard: str | None = None
-    nproc: int = 1
-
-    def identity(self) -> dict[str, Any]:
-        """What decides the cell's numbers (not where it runs or logs)."""
-        return {"task": self.task, "path": self.path, "model": self.model, "act": self.act,
-                "max_train": self.max_train, "max_test": self.max_test, "config": self.config.to_dict()}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "config": self.config.to_dict()}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> CellSpec:
-        return cls(**{**d, "config": TrainConfig(**d["config"])})
-
-
-@functools.lru_cache(maxsize=4)
-def load_cell_task(name: str, path: str | None, max_train: int | None, max_test: int | None) -> Task:
-    """The task, cut to its first ``max_train``/``max_test`` samples (cached: cells share it)."""
-    task = load_task(name, path=path)
-    d = task.data
-    return replace(task, data=replace(d, x_train=d.x_train[:max_train], y_train=d.y_train[:max_train],
-                                      x_test=d.x_test[:max_test], y_test=d.y_test[:max_test]))
-
-
-def cell_dir(out_dir: str | os.PathLike[str], act: str, seed: int) -> Path:
-    """``<out>/cells/<slug>/seed<k>``; the slug is the spec made filename-safe, plus a hash if it changed."""
-    slug = re.sub(r"[^A-Za-z0-9_.=-]+", "_", act).strip("_")
-    if slug != act:
-        slug += "-" + hashlib.sha1(act.encode()).hexdigest()[:6]
-    return Path(out_dir) / "cells" / slug / f"seed{seed}"
-
-
-def _learned_curves(model: torch.nn.Module, act: str) -> dict[str, Any] | None:
-    """The trained curve of every activation site with parameters (``None`` for fixed activations)."""
-    sites = [(n, m) for n, m in activation_sites(model, type(create(act))) if any(True for _ in m.parameters())]
-    if not sites:
-        return None
-    x = torch.linspace(-4.0, 4.0, 161)
-    curves = {}
-    with torch.no_grad():
-        for name, module in sites:
-            was = module.training
-            module.eval()
-            try:
-                curves[name] = module(x.view(1, -1).expand(1, -1)).view(-1).tolist()
-            except RuntimeError:  # per-channel parameters: evaluate channel 0's curve
-                channels = next(module.parameters()).shape[0]
-                curves[name] = module(x.view(-1, 1).expand(-1, channels))[:, 0].tolist()
-            module.train(was)
-    return {"x": x.tolist(), "sites": curves}
-
-
 def run_cell(cell: CellSpec, *, callbacks: Sequence[Callable[..., None]] = (), progress: bool = False) -> dict[str, Any]:
     """Run (or finish, or just read back) one cell; return its result record.
 
     With ``cell.nproc > 1`` (and not already inside a distributed job) the cell runs under
     ``torchrun`` in ``nproc`` processes (`actlab.harness.distributed`).
     """
-    done = Path(cell.dir) / "result.json"
-    if done.exists():
-        record = json.loads(done.read_text())
-        if record["cell"] != cell.identity():
-            fail("compare", "out_dir", "a run folder for this grid (its finished cell differs)", str(cell.dir))
+    record = finished_record(cell)
+    if record is not None:
         return record
     if cell.nproc > 1 and not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-        from actlab.harness.distributed import run_distributed
-
-        run_distributed(cell)
-        return json.loads(done.read_text())
-    task = load_cell_task(cell.task, cell.path, cell.max_train, cell.max_test)
-    torch.manual_seed(cell.config.seed)
-    model = build_model(cell.model, task, cell.act)
-    result = train(model, task, cell.config, checkpoint=Path(cell.dir) / "checkpoint.pt", callbacks=callbacks,
-                   progress=progress, tensorboard_dir=cell.tensorboard, description=f"{cell.act} seed {cell.config.seed}")
-    record = {"cell": cell.identity(), "act": cell.act, "seed": cell.config.seed, "history": result.history,
-              "final": result.final, "stopped_early": result.stopped_early,
-              "learned": _learned_curves(model, cell.act)}
-    rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
-    if rank == 0:
-        atomic_write_json(done, record)
-    return record
-
-
-@dataclass
-class CompareResult:
-    """What `compare` wrote: per-cell records, the per-activation summary and the file paths."""
-
-    out_dir: Path
-    cells: list[dict[str, Any]]
-    summary: list[dict[str, Any]]
-    files: dict[str, Path] = field(default_factory=dict)
-
-    @property
-    def report(self) -> Path:
-        return self.files["report"]
+        return json.loads(run_distributed(cell).read_text())
+    return train_cell(cell, callbacks=callbacks, progress=progress)
 
 
 def _check_acts(acts: Sequence[str], task: Task, model: str | None) -> None:
@@ -187,8 +86,6 @@ def _check_acts(acts: Sequence[str], task: Task, model: str | None) -> None:
 
 
 def _run_pool(cells: list[CellSpec], jobs: int) -> list[dict[str, Any]]:
-    import multiprocessing
-
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
                              initializer=torch.set_num_threads, initargs=(1,)) as pool:
         return list(pool.map(run_cell, cells))
@@ -234,8 +131,6 @@ def compare(
         ValueError: an unknown task or activation, missing or malformed data, a bad setting, or a run
             folder that holds a different grid.
     """
-    from actlab.harness.report import write_report
-
     acts = split_specs(acts) if isinstance(acts, str) else list(acts)
     seed_list = list(range(check_int("compare", "seeds", seeds, ">=", 1))) if isinstance(seeds, int) else list(seeds)
     if not seed_list or len(set(seed_list)) != len(seed_list):

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import torch
 
-from actlab._io import atomic_write_json
+from actlab.core.io import atomic_write_json
+from actlab.harness.cell import CellSpec, train_cell
 
 __all__ = ["main", "run_distributed", "torchrun_command"]
 
@@ -28,7 +29,7 @@ def torchrun_command(spec_path: str | os.PathLike[str], nproc: int) -> list[str]
             "-m", "actlab.harness.distributed", str(spec_path)]
 
 
-def run_distributed(cell) -> Path:
+def run_distributed(cell: CellSpec) -> Path:
     """Run ``cell`` (a `CellSpec`) in ``cell.nproc`` processes; return its ``result.json``.
 
     Raises:
@@ -50,15 +51,13 @@ def main(argv: list[str] | None = None) -> None:
     """A torchrun worker: join the process group, run the cell, leave."""
     import torch.distributed as dist
 
-    from actlab.harness.compare import CellSpec, run_cell
-
     args = sys.argv[1:] if argv is None else argv
     torch.set_num_threads(1)
     backend = "nccl" if torch.cuda.is_available() else "gloo"
     dist.init_process_group(backend)
     try:
         cell = CellSpec.from_dict(json.loads(Path(args[0]).read_text()))
-        run_cell(cell)
+        train_cell(cell)
         dist.barrier()
     finally:
         dist.destroy_process_group()

@@ -14,10 +14,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from actlab._validation import check_choice, fail
-from actlab.registry import create
+from actlab.core.validation import check_choice, fail
+from actlab.core.registry import create
+from actlab.noisy.recurrent import LSTM
 
-__all__ = ["MODELS", "MLP", "CNN1d", "CNN2d", "RecurrentNet", "ResNet", "activation_sites", "build_model"]
+__all__ = ["MODELS", "MLP", "CNN1d", "CNN2d", "RecurrentNet", "ResNet", "build_model"]
 
 ActSpec = str | Callable[[], nn.Module] | None
 
@@ -155,7 +156,7 @@ def build_model(name: str, task: Any, act: ActSpec = "relu", **kwargs: Any) -> n
 
     Args:
         name: one of `MODELS` (or ``None`` for the task's default). ``gated_rnn`` is an
-            `actlab.recurrent.LSTM` whose gates use ``act`` (cell and head: tanh).
+            `actlab.noisy.recurrent.LSTM` whose gates use ``act`` (cell and head: tanh).
         task: the `actlab.harness.tasks.Task` the model is for.
         act: an activation spec string, ``None`` (identity) or a zero-argument factory.
         **kwargs: model options (``hidden``, ``channels``, ``norm``, ``width``, ``rnn_cls``, ...).
@@ -185,13 +186,7 @@ def build_model(name: str, task: Any, act: ActSpec = "relu", **kwargs: Any) -> n
     if name == "gated_rnn":
         # The paper's use: the compared activation sits in the LSTM's i, f, o gates
         # (e.g. noisy_hard_sigmoid); cell and head keep tanh.
-        from actlab.recurrent import LSTM
-
         return RecurrentNet(shape, out, "tanh", out_steps=task.out_steps, rnn_cls=LSTM,
                             rnn_kwargs={"gate_act": act, **kwargs.pop("rnn_kwargs", {})}, **kwargs)
     raise AssertionError(name)  # unreachable: check_choice covers MODELS
 
-
-def activation_sites(model: nn.Module, act_type: type[nn.Module]) -> list[tuple[str, nn.Module]]:
-    """Named submodules of type ``act_type``: where the activation under study sits."""
-    return [(n, m) for n, m in model.named_modules() if type(m) is act_type]

@@ -12,17 +12,32 @@ import io
 import math
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from actlab._io import atomic_write_json, atomic_write_text, save_figure
-from actlab.registry import ACTIVATIONS
+from actlab.core.io import atomic_write_json, atomic_write_text, save_figure
+from actlab.core.registry import ACTIVATIONS, create
 
 __all__ = ["paired_test", "summarise", "write_report"]
 
 _METRICS = ("test_acc", "test_loss", "train_loss")
+
+
+@dataclass
+class CompareResult:
+    """What `compare` wrote: per-cell records, the per-activation summary and the file paths."""
+
+    out_dir: Path
+    cells: list[dict[str, Any]]
+    summary: list[dict[str, Any]]
+    files: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def report(self) -> Path:
+        return self.files["report"]
 
 
 def paired_test(baseline: Sequence[float], other: Sequence[float]) -> float | None:
@@ -118,7 +133,6 @@ def _plot_learned(path: Path, records: Sequence[dict[str, Any]], acts: Sequence[
     import matplotlib.pyplot as plt
     import torch
 
-    from actlab.registry import create
 
     fig, axes = plt.subplots(1, len(learned), figsize=(4.6 * len(learned), 4), squeeze=False, constrained_layout=True)
     for ax, act in zip(axes[0], learned):
@@ -181,8 +195,6 @@ def _markdown(rows: Sequence[dict[str, Any]], grid: dict[str, Any], files: dict[
 def write_report(out: Path, records: list[dict[str, Any]], acts: Sequence[str], *, grid: dict[str, Any]):
     """Write ``results.csv``, ``results.json``, ``learning_curves.png``, ``learned_activations.png``
     (when an activation has parameters) and ``report.md`` into ``out``; return a `CompareResult`."""
-    from actlab.harness.compare import CompareResult
-
     rows = summarise(records, acts)
     files: dict[str, Path] = {
         "csv": atomic_write_text(out / "results.csv", _csv(records)),

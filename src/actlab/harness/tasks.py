@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from actlab._validation import check_choice, check_int, fail
+from actlab.core.validation import check_choice, check_int, fail
 from actlab.data import Dataset, load_dataset
 
 __all__ = ["TASKS", "Task", "load_task", "make_adding", "make_copy"]

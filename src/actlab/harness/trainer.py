@@ -23,9 +23,11 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from actlab._io import atomic_write
-from actlab._specparse import parse_spec
-from actlab._validation import check_bound, check_choice, check_int, fail
+from actlab.core.io import atomic_write
+from actlab.core.specparse import parse_spec
+from actlab.core.validation import check_bound, check_choice, check_int, fail
+from actlab.noisy import annealing
+from actlab.gaf import GradientActivation
 
 __all__ = ["OPTIMIZERS", "SCHEDULES", "RunResult", "TrainConfig", "build_optimizer", "evaluate_task", "train"]
 
@@ -43,7 +45,7 @@ class TrainConfig:
         epochs, batch_size: the schedule; ``batch_size`` is the *global* batch under DDP.
         lr, momentum, weight_decay: optimizer settings (``momentum`` for SGD only).
         optim: ``sgd``, ``adam``, ``adamw``, optionally wrapped in gradient activation functions:
-            ``"sgd+gaf(alpha=0.3, beta=4.5)"`` (needs `actlab.optim`).
+            ``"sgd+gaf(alpha=0.3, beta=4.5)"`` (needs `actlab.gaf`).
         schedule: ``none``, ``cosine`` (to 0 over ``epochs``) or ``step`` (x ``gamma`` every
             ``step_size`` epochs), stepped once per epoch.
         patience: stop after this many epochs without a lower test loss (``None``: never). The
@@ -84,15 +86,13 @@ class TrainConfig:
 
 
 def build_annealer(model: nn.Module, config: TrainConfig) -> Any:
-    """The noise schedule named by ``config.anneal``, stepped once per epoch (`actlab.annealing`).
+    """The noise schedule named by ``config.anneal``, stepped once per epoch (`actlab.noisy.annealing`).
 
     ``linear``/``cosine`` scale every noisy module's ``c`` from 1x to 0x over the run (the last
     epochs train the deterministic unit); ``paper`` decays the absolute ``c`` geometrically from
     30 to 0.5. ``None`` for ``none`` and for models without noisy activations (so a grid can
     compare relu with noisy units under one config).
     """
-    from actlab import annealing
-
     if config.anneal == "none" or not annealing.noisy_modules(model):
         return None
     if config.anneal == "paper":
@@ -132,8 +132,6 @@ def build_optimizer(params: list[nn.Parameter], config: TrainConfig) -> tuple[to
         base = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     if gaf is None:
         return base, base
-    from actlab.optim import GradientActivation
-
     return base, GradientActivation(base, **gaf)
 
 

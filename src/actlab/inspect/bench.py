@@ -16,7 +16,7 @@ from torch import nn
 
 from actlab.data import load_dataset
 from actlab.inspect.monitors import Monitor
-from actlab.registry import create
+from actlab.core.registry import create
 from actlab.training import train_classifier
 
 __all__ = ["bench_monitor_overhead"]

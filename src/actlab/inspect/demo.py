@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from actlab._io import atomic_write, atomic_write_json
+from actlab.core.io import atomic_write, atomic_write_json
 from actlab.data import load_dataset
 from actlab.inspect.monitors import Monitor
 from actlab.inspect.plots import inspect_run, plot_plane_regions

@@ -35,9 +35,9 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from actlab._io import atomic_write_text
-from actlab._validation import check_bound, check_type, fail
-from actlab.registry import ACTIVATIONS, ActivationSpec
+from actlab.core.io import atomic_write_text
+from actlab.core.validation import check_bound, check_type, fail
+from actlab.core.registry import ActivationSpec, spec_of
 
 __all__ = ["CSV_COLUMNS", "LayerStats", "Monitor", "default_saturation", "saturation_mask"]
 
@@ -57,13 +57,6 @@ class LayerStats:
     grad_norm: float
     elements: int
     backward_passes: int
-
-
-def _spec_for(module: nn.Module) -> ActivationSpec | None:
-    for spec in ACTIVATIONS:
-        if type(module) is spec.module:
-            return spec
-    return None
 
 
 def default_saturation(module: nn.Module, x: Tensor, threshold: float = 1e-2) -> Tensor:
@@ -89,7 +82,7 @@ def saturation_mask(module: nn.Module, x: Tensor, threshold: float = 1e-2) -> Te
         >>> saturation_mask(nn.Tanh(), torch.tensor([0.0, 4.0]))  # tanh'(4) = 1.3e-3
         tensor([False,  True])
     """
-    spec = _spec_for(module)
+    spec = spec_of(module)
     if spec is not None and spec.saturation is not None:
         return spec.saturation(x)
     return default_saturation(module, x, threshold)
@@ -142,7 +135,7 @@ class Monitor:
         named = dict(model.named_modules())
         if layers is None:
             chosen = [n for n, m in named.items()
-                      if _spec_for(m) is not None and not isinstance(m, nn.Identity)]
+                      if spec_of(m) is not None and not isinstance(m, nn.Identity)]
         elif callable(layers):
             chosen = [n for n, m in named.items() if layers(n, m)]
         else:

@@ -26,9 +26,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from actlab._io import save_figure
+from actlab.core.io import save_figure
 from actlab.inspect.regions import PlaneRegions
-from actlab.registry import create
+from actlab.core.registry import create
 
 __all__ = ["InspectReport", "inspect_run", "plot_plane_regions", "read_monitor_csv"]
 

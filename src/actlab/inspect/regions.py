@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from actlab._validation import check_bound, check_int, check_type, fail
+from actlab.core.validation import check_bound, check_int, check_type, fail
 
 __all__ = [
     "PlaneRegions",

@@ -25,7 +25,7 @@ and :math:`\cos(2\pi U_2) = \sin(2\pi s)`, :math:`s = |U_2 - 1/2| - 1/4 \in [-1/
 
 Both halves of a pair are exact, independent normals (Box-Muller's theorem), and a kernel that
 computes a whole pair pays for one hash, one ``ln`` and one square root per two elements
-(``actlab/native/noisy.c`` does). So :math:`\xi` is a discretised normal with 2**32 equally
+(``actlab/noisy/noisy.c`` does). So :math:`\xi` is a discretised normal with 2**32 equally
 likely values per pair, :math:`|\xi| \le 4.85` (tail mass 1.2e-6 lost), mean 0 and variance 1
 to 1e-5; element counts must stay below 2**31.
 """
@@ -37,7 +37,7 @@ import math
 import torch
 from torch import Tensor
 
-from actlab._validation import fail
+from actlab.core.validation import fail
 
 __all__ = ["MAX_NUMEL", "draw_key", "standard_normal"]
 

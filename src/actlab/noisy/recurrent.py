@@ -19,8 +19,8 @@ import math
 import torch
 from torch import Tensor, nn
 
-from actlab._validation import check_int, check_interval, check_type, fail
-from actlab.registry import create
+from actlab.core.validation import check_int, check_interval, check_type, fail
+from actlab.core.registry import create
 
 __all__ = ["GRU", "LSTM"]
 

@@ -15,13 +15,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from actlab._channels import channel_view
-from actlab._fused import fused
-from actlab._specparse import parse_spec
-from actlab._validation import check_choice, check_int, check_type, fail, suggest
-from actlab.activations.slaf_basis import BASES, FIT_POINTS, FitError, basis_class, fit_coefficients, recurrence
-from actlab.activations.slaf_basis import target_values as _target_values
-from actlab.registry import ACTIVATIONS, ActivationSpec, register
+from actlab.core.channels import channel_view
+from actlab.core.fused import fused
+from actlab.core.specparse import parse_spec
+from actlab.core.validation import check_choice, check_int, check_type, fail, suggest
+from actlab.slaf.basis import BASES, FIT_POINTS, FitError, basis_class, fit_coefficients, recurrence
+from actlab.slaf.basis import target_values as _target_values
+from actlab.core.registry import ACTIVATIONS, ActivationSpec, register
 
 __all__ = ["SLAF", "SLAFReLU", "slaf", "slaf_prefixes", "slaf_relu"]
 

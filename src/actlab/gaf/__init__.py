@@ -4,14 +4,14 @@
 wrapped step; `activate_gradients_` does the same for a custom loop. See docs/gaf.md.
 """
 
-from actlab.optim.functions import (
+from actlab.gaf.functions import (
     GRADIENT_FUNCTIONS,
     GradientFunctionSpec,
     check_gradient_function,
     get_gradient_function,
     list_gradient_functions,
 )
-from actlab.optim.wrapper import GradientActivation, activate_gradients_, exclude_parameters
+from actlab.gaf.wrapper import GradientActivation, activate_gradients_, exclude_parameters
 
 __all__ = [
     "GRADIENT_FUNCTIONS",

@@ -2,8 +2,8 @@ r"""Noisy units with the noise added to their *output* (NAN; Gulcehre et al., 20
 
 Hard-tanh and hard-sigmoid (the paper's units), and tanh and sigmoid through the same formula
 with the linearisations the paper gives for them (``u = x`` and ``u = x/4 + 1/2``). The shared
-math, kernels and base module are in `actlab.activations.noisy_core`; the noise generator in
-`actlab.activations.noise`.
+math, kernels and base module are in `actlab.noisy.core`; the noise generator in
+`actlab.noisy.noise`.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from string import Template
 import torch
 from torch import Tensor
 
-from actlab._channels import channel_view
-from actlab._validation import check_finite
-from actlab.activations.noisy_core import PAPER, NoisyActivation, apply_noisy, check_channels
-from actlab.registry import ActivationSpec, register
+from actlab.core.channels import channel_view
+from actlab.core.validation import check_finite
+from actlab.noisy.core import PAPER, NoisyActivation, apply_noisy, check_channels
+from actlab.core.registry import ActivationSpec, register
 
 __all__ = [
     "NoisyHardSigmoid",
@@ -146,7 +146,7 @@ _MODULE_DOC = """
 
     Attributes:
         p: noise-sigmoid slope, shape ``(num_parameters,)``.
-        noise_scale: 0-d buffer multiplying ``c`` (set by `actlab.annealing` schedules), initially 1.
+        noise_scale: 0-d buffer multiplying ``c`` (set by `actlab.noisy.annealing` schedules), initially 1.
 
     Examples:
         >>> m = {cls}().eval()

@@ -16,9 +16,9 @@ import torch
 from torch import nn
 from torch.optim import optimizer as _optimizer_module
 
-from actlab._validation import check_choice, check_type, fail
-from actlab.optim.functions import Resolved, resolve
-from actlab.optim.fused import FusedStep, check_fusable
+from actlab.core.validation import check_choice, check_type, fail
+from actlab.gaf.functions import Resolved, resolve
+from actlab.gaf.fused import FusedStep, check_fusable
 
 __all__ = ["GradientActivation", "activate_gradients_", "exclude_parameters"]
 
@@ -123,7 +123,7 @@ class GradientActivation(torch.optim.Optimizer):
             biases=True, norms=True)`), or a predicate ``param -> bool``.
         check: check a callable ``fn`` against the paper's conditions.
         fused: run ``g`` and the update as one compiled kernel per param group (inner `SGD`,
-            `Adam` or `AdamW`, ``placement="grad"``; see `actlab.optim.fused`). Same math as the
+            `Adam` or `AdamW`, ``placement="grad"``; see `actlab.gaf.fused`). Same math as the
             plain path (``atan`` to 8e-7 relative error), the memory traffic of a bare fused
             optimizer; ``p.grad`` keeps the raw gradient. The first step of a new parameter set
             compiles (seconds for a small model, about a minute for a ResNet-18 on 2 cores;

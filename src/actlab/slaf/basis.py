@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from numpy.polynomial import chebyshev, legendre, polynomial
 
+from actlab.core.registry import create
+
 __all__ = ["BASES", "FIT_POINTS", "FitError", "basis_class", "fit_coefficients", "recurrence"]
 
 BASES = ("monomial", "chebyshev", "legendre")
@@ -57,8 +59,6 @@ class FitError:
 
 def target_values(init: str, x: np.ndarray) -> np.ndarray:
     """A registered activation (name or spec string), in eval mode and float64, evaluated at ``x``."""
-    from actlab.registry import create  # late: the registry imports nothing of the families
-
     module = create(init).to(torch.float64).eval()
     with torch.no_grad():
         return module(torch.as_tensor(x, dtype=torch.float64)).numpy()

@@ -8,7 +8,7 @@
 
    Written with GCC/Clang vector extensions (8 float lanes): AVX2 registers where the compiler is
    allowed to use them, pairs of 128-bit registers otherwise. No intrinsics, so it builds on any
-   architecture the compiler supports. Built and loaded by actlab/_native.py; called from
+   architecture the compiler supports. Built and loaded by actlab/core/native.py; called from
    actlab/activations/noisy_core.py (`_native_forward`, `_native_backward`).
 
    Per element, with u = k x + b the unit's linearisation, h = clamp(u, lo, 1), D = h - u:

@@ -3,13 +3,13 @@ r"""What the noisy units share (Gulcehre et al., 2016): the units, :math:`\sigma
 A noisy unit is a saturating function ``h`` with its linearisation ``u`` (first-order Taylor
 expansion at 0) and :math:`\Delta = h - u`, zero where a hard ``h`` is linear. The noise scale
 is :math:`\sigma(x) = c\,(\mathrm{sigmoid}(p\,\Delta) - \tfrac12)^2`. Output noise (NAN,
-`actlab.activations.noisy`) and input noise (NANI, `actlab.activations.noisy_input`) are two
+`actlab.noisy.output`) and input noise (NANI, `actlab.noisy.input`) are two
 ``*_parts`` functions here that return the output *and its two partial derivatives*.
 
-Speed and memory. In training the forward kernel draws the noise (`actlab.activations.noise`)
+Speed and memory. In training the forward kernel draws the noise (`actlab.noisy.noise`)
 and writes ``y``, :math:`\partial y/\partial x` and, when ``p`` is learned,
 :math:`\partial y/\partial p`; the backward is ``g * dy/dx`` and a per-channel sum of
-``g * dy/dp`` (float32 on CPU: a C kernel, `actlab/native/noisy.c`, for one ``p`` or one per
+``g * dy/dp`` (float32 on CPU: a C kernel, `actlab/noisy/noisy.c`, for one ``p`` or one per
 channel, and for large inputs with a fixed ``p``), so the noise is drawn once and the costly
 parts (the draw, ``sigmoid``) run once. What is saved is the input-sized slope (and the ``p``
 slope that stands in for the noise draw), never ``x``. Second derivatives through a
@@ -26,10 +26,10 @@ import math
 import torch
 from torch import Tensor, nn
 
-from actlab import _native
-from actlab._fused import fused
-from actlab._validation import check_bound, check_finite, check_int, check_type, fail
-from actlab.activations.noise import draw_key, standard_normal
+from actlab.core import native as _native
+from actlab.core.fused import fused
+from actlab.core.validation import check_bound, check_finite, check_int, check_type, fail
+from actlab.noisy.noise import draw_key, standard_normal
 
 __all__ = ["HALF_NORMAL_MEAN", "PAPER", "UNITS", "NoisyActivation", "apply_noisy", "unit_parts"]
 
@@ -126,7 +126,7 @@ def _forward(x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, alpha: float, 
     return (y.to(x.dtype), dydx.to(x.dtype), dydp)[: 1 + slopes]
 
 
-#: units and modes of the C kernel (actlab/native/noisy.c), by its integer codes
+#: units and modes of the C kernel (actlab/noisy/noisy.c), by its integer codes
 _NATIVE_UNITS = {"hard_tanh": 0, "hard_sigmoid": 1}
 _NATIVE_MODES = {"nan": 0, "nani": 1}
 # rows of at least this many elements per channel take one p per row; shorter ones an expanded p row
@@ -174,7 +174,7 @@ def _p_lead(p: Tensor, x: Tensor) -> tuple[tuple[int, ...], int]:
 
 
 def _native_lib():
-    lib = _native.load("noisy")
+    lib = _native.load("actlab.noisy", "noisy")
     if lib is not None and lib.actlab_noisy_forward.argtypes is None:
         ptr, i64, i32, f32, u32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_float, ctypes.c_uint32
         lib.actlab_noisy_forward.argtypes = [ptr, ptr, ptr, ptr, i64, i64, ptr, i32, i64, i32, i32, i32, f32, f32,
@@ -380,7 +380,7 @@ def check_channels(owner: str, num_parameters: int, x: Tensor) -> None:
 class NoisyActivation(nn.Module):
     """Base of the noisy modules: validation, the learnable ``p`` and the ``noise_scale`` buffer.
 
-    ``noise_scale`` multiplies ``c``; annealing schedules (`actlab.annealing`) set it on every
+    ``noise_scale`` multiplies ``c``; annealing schedules (`actlab.noisy.annealing`) set it on every
     module that has one. It is a buffer, so it is saved with the model and changing it does not
     recompile a `torch.compile`-d model.
     """

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import torch
 
-from actlab._validation import check_bound, fail
-from actlab.registry import Registry
+from actlab.core.validation import check_bound, fail
+from actlab.core.registry import Registry
 
 __all__ = [
     "GRADIENT_FUNCTIONS",

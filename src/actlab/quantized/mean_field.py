@@ -48,11 +48,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from scipy.optimize import minimize_scalar
-from scipy.stats import norm
 from torch import nn
 
-from actlab._validation import check_bound, check_finite, check_int
+from actlab.core.extras import require
+from actlab.core.validation import check_bound, check_finite, check_int
 
 __all__ = [
     "MeanFieldInit",
@@ -100,6 +99,7 @@ def _quantizer(levels: int) -> tuple[np.ndarray, np.ndarray, float]:
 
 def _second_moment(levels: int, s: float) -> float:
     values, thresholds, _ = _quantizer(levels)
+    norm = require("scipy.stats", "mean-field initialisation", "quantized").norm
     cdf = np.concatenate([[0.0], norm.cdf(thresholds / s), [1.0]])
     return float((values**2 * np.diff(cdf)).sum())
 
@@ -108,10 +108,11 @@ def _hermite_coefficients(levels: int, s: float, terms: int) -> np.ndarray:
     """``b_1..b_terms`` of ``psi(s z)`` in the orthonormal Hermite basis (``b_0 = 0``: psi is odd)."""
     _, thresholds, step = _quantizer(levels)
     t = thresholds / s
+    pdf = require("scipy.stats", "mean-field initialisation", "quantized").norm.pdf(t)
     h_prev, h = np.zeros_like(t), np.ones_like(t)  # h_{-1}, h_0
     out = np.empty(terms)
     for k in range(1, terms + 1):
-        out[k - 1] = step * (norm.pdf(t) * h).sum() / math.sqrt(k)
+        out[k - 1] = step * (pdf * h).sum() / math.sqrt(k)
         # Orthonormal recurrence: h_k = (t h_{k-1} - sqrt(k-1) h_{k-2}) / sqrt(k); stays O(1).
         h_prev, h = h, (t * h - math.sqrt(k - 1) * h_prev) / math.sqrt(k)
     return out
@@ -144,6 +145,7 @@ def mean_field_init(levels: int, *, factor: float = DEPTH_FACTOR) -> MeanFieldIn
     if levels == 2:
         s, weight_var = 1.0, 1.0  # sign: chi = 2/pi whatever the scale
     else:
+        minimize_scalar = require("scipy.optimize", "mean_field_init", "quantized").minimize_scalar
         best = minimize_scalar(lambda log_s: -_chi(levels, math.exp(log_s)), bounds=(-8.0, 4.0),
                                method="bounded", options={"xatol": 1e-8})
         s = math.exp(best.x)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from actlab._channels import channel_view
-from actlab._fused import fused
-from actlab._validation import check_bound, check_finite, check_int, check_type
-from actlab.registry import ActivationSpec, register
+from actlab.core.channels import channel_view
+from actlab.core.fused import fused
+from actlab.core.validation import check_bound, check_finite, check_int, check_type
+from actlab.core.registry import ActivationSpec, register
 
 __all__ = ["TERELU", "terelu"]
 

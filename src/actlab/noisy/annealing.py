@@ -5,7 +5,7 @@ units to simulated annealing: early on SGD explores across the saturated regions
 training the units approach their deterministic form. A schedule here is stepped like an LR
 scheduler (``sched.step()`` after ``optimizer.step()``) and sets the ``noise_scale`` buffer
 (the multiplier of ``c``) on every module of the model that has a ``set_noise_scale`` method
-(the noisy family, `actlab.activations.noisy.NoisyActivation`). ``state_dict()`` /
+(the noisy family, `actlab.noisy.output.NoisyActivation`). ``state_dict()`` /
 ``load_state_dict()`` carry the step count, so a resumed run continues the same schedule.
 
 Examples:
@@ -26,7 +26,7 @@ from typing import Any
 import torch  # noqa: F401  (doctest namespace)
 from torch import nn
 
-from actlab._validation import check_bound, check_finite, check_int, check_interval, fail
+from actlab.core.validation import check_bound, check_finite, check_int, check_interval, fail
 
 __all__ = [
     "CosineNoiseAnnealing",

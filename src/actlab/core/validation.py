@@ -56,7 +56,7 @@ def check_bound(owner: str, name: str, value: Any, op: str, bound: Any) -> Any:
         >>> check_bound("TERELU", "alpha", -1.0, ">", 0)
         Traceback (most recent call last):
         ...
-        actlab._validation.ValidationError: TERELU: `alpha` must be > 0, got -1.0
+        actlab.core.validation.ValidationError: TERELU: `alpha` must be > 0, got -1.0
     """
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         fail(owner, name, "a real number", value, TypeError)

@@ -3,7 +3,7 @@
 The forward pass is the exact quantizer (piecewise constant, zero derivative almost
 everywhere); the backward pass replaces that derivative with a *straight-through estimator*
 (STE), the derivative of a chosen proxy function (Yin et al., 2019). Forward and backward are
-one fused elementwise kernel each (``actlab._fused``) tied by a `torch.autograd.Function` that
+one fused elementwise kernel each (``actlab.core.fused``) tied by a `torch.autograd.Function` that
 saves only ``x``; a learnable range or threshold gets its gradient reduced in the same pass.
 
 STE choices (``ste=``), each the derivative of a unit-slope proxy, as an exact 0/1 mask:
@@ -32,10 +32,10 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
-from actlab._channels import channel_view
-from actlab._fused import fused
-from actlab._validation import check_choice, check_finite, check_int, check_type, fail
-from actlab.registry import ActivationSpec, register
+from actlab.core.channels import channel_view
+from actlab.core.fused import fused
+from actlab.core.validation import check_choice, check_finite, check_int, check_type, fail
+from actlab.core.registry import ActivationSpec, register
 
 __all__ = ["STES", "Binary", "Quantize", "binary", "quantize"]
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from actlab.registry import ActivationSpec, register
+from actlab.core.registry import ActivationSpec, register
 
 __all__: list[str] = []
 

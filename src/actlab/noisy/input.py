@@ -1,7 +1,7 @@
 r"""Noisy units with the noise added to their *input* (NANI; Gulcehre et al., 2016).
 
 Shares the units, :math:`\sigma(x)`, the kernels and the module base with the output-noise
-units (`actlab.activations.noisy_core`).
+units (`actlab.noisy.core`).
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from string import Template
 import torch
 from torch import Tensor
 
-from actlab._channels import channel_view
-from actlab.activations.noisy import saturated_sigmoid, saturated_tanh
-from actlab.activations.noisy_core import PAPER, NoisyActivation, apply_noisy, check_channels
-from actlab.registry import ActivationSpec, register
+from actlab.core.channels import channel_view
+from actlab.noisy.output import saturated_sigmoid, saturated_tanh
+from actlab.noisy.core import PAPER, NoisyActivation, apply_noisy, check_channels
+from actlab.core.registry import ActivationSpec, register
 
 __all__ = [
     "NoisyInputHardSigmoid",

@@ -16,18 +16,21 @@ from typing import Any, Generic, TypeVar
 import torch
 from torch import nn
 
-from actlab._specparse import parse_spec
-from actlab._validation import suggest
+from actlab.core.specparse import parse_spec
+from actlab.core.validation import suggest
 
 __all__ = [
     "ACTIVATIONS",
     "ActivationSpec",
     "Registry",
+    "activation_classes",
+    "activation_modules",
     "create",
     "get_spec",
     "list_activations",
     "list_families",
     "register",
+    "spec_of",
 ]
 
 
@@ -141,6 +144,33 @@ def list_activations(pattern: str | None = None, *, family: str | None = None) -
 def list_families() -> list[str]:
     """Sorted names of the families with at least one entry."""
     return sorted({s.family for s in ACTIVATIONS})
+
+
+def activation_classes() -> tuple[type[nn.Module], ...]:
+    """The module classes of every registered entry (the registry grows at import, so not cached)."""
+    return tuple(dict.fromkeys(spec.module for spec in ACTIVATIONS))
+
+
+def spec_of(module: nn.Module) -> ActivationSpec | None:
+    """The registry entry whose module class is exactly ``type(module)``, or None."""
+    return next((spec for spec in ACTIVATIONS if type(module) is spec.module), None)
+
+
+def activation_modules(model: nn.Module, kind: type[nn.Module] | None = None) -> list[tuple[str, nn.Module]]:
+    """The named submodules of ``model`` (itself included) that are registered activations.
+
+    The one way the tools find "the activations of a model" (swap, the monitors, the learnable
+    families' training helpers, the harness). With ``kind``, only modules of exactly that class.
+
+    Examples:
+        >>> model = nn.Sequential(nn.Linear(2, 2), create("terelu"), nn.Linear(2, 1), nn.ReLU())
+        >>> [(name, type(m).__name__) for name, m in activation_modules(model)]
+        [('1', 'TERELU'), ('3', 'ReLU')]
+    """
+    if kind is not None:
+        return [(n, m) for n, m in model.named_modules() if type(m) is kind]
+    classes = activation_classes()
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, classes)]
 
 
 def _build(spec: ActivationSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> nn.Module:

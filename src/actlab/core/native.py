@@ -26,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from actlab._io import atomic_write
+from actlab.core.io import atomic_write
 
 __all__ = ["enabled", "load"]
 
@@ -98,13 +98,13 @@ def _build(name: str, source: bytes, cc: str) -> Path:
 
 
 @functools.cache
-def _load(name: str) -> ctypes.CDLL | None:
+def _load(package: str, name: str) -> ctypes.CDLL | None:
     # Cached per process, so a failed build warns once; `load` checks the switch on every call.
     cc = _compiler()
     try:
         if cc is None:
             raise RuntimeError("no C compiler found (tried $CC, cc, gcc, clang)")
-        source = resources.files("actlab").joinpath("native", f"{name}.c").read_bytes()
+        source = resources.files(package).joinpath(f"{name}.c").read_bytes()
         return ctypes.CDLL(str(_build(name, source, cc)))
     except Exception as exc:  # noqa: BLE001 - any toolchain problem: the torch-op path computes the same
         warnings.warn(
@@ -116,9 +116,10 @@ def _load(name: str) -> ctypes.CDLL | None:
         return None
 
 
-def load(name: str) -> ctypes.CDLL | None:
-    """The compiled library ``actlab/native/<name>.c``, or None when disabled or it cannot be built."""
+def load(package: str, name: str) -> ctypes.CDLL | None:
+    """The compiled library of ``<name>.c`` in ``package`` (a family's own C source), or None when
+    disabled or it cannot be built."""
     if not enabled():
         return None
     with _LOCK:
-        return _load(name)
+        return _load(package, name)

@@ -30,8 +30,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from actlab._fused import code_clone
-from actlab._validation import fail
+from actlab.core.fused import code_clone
+from actlab.core.validation import fail
 
 __all__ = ["FUSED_OPTIMIZERS", "FusedStep", "check_fusable", "fast_atan"]
 

@@ -29,9 +29,9 @@ import torch
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
-from actlab._validation import check_bound, check_finite, check_int
-from actlab.activations.slaf import SLAF
-from actlab.registry import ACTIVATIONS, create
+from actlab.core.validation import check_bound, check_finite, check_int
+from actlab.slaf.activation import SLAF
+from actlab.core.registry import activation_modules, create
 
 __all__ = [
     "CoefficientL1",
@@ -44,11 +44,6 @@ __all__ = [
 ]
 
 
-def _activation_modules(model: nn.Module) -> Iterable[tuple[str, nn.Module]]:
-    classes = tuple({spec.module for spec in ACTIVATIONS})
-    return ((name, m) for name, m in model.named_modules() if isinstance(m, classes))
-
-
 def activation_parameters(model: nn.Module) -> list[nn.Parameter]:
     """Parameters owned by registered activation modules (SLAF coefficients, PReLU slopes, ...).
 
@@ -56,7 +51,7 @@ def activation_parameters(model: nn.Module) -> list[nn.Parameter]:
     stage unfreezes them.
     """
     seen: dict[int, nn.Parameter] = {}
-    for _, m in _activation_modules(model):
+    for _, m in activation_modules(model):
         for p in m.parameters():
             seen.setdefault(id(p), p)
     return list(seen.values())
@@ -152,7 +147,7 @@ class CoefficientL1:
 
     def __call__(self, model: nn.Module) -> Tensor:
         terms = []
-        for _, m in _activation_modules(model):
+        for _, m in activation_modules(model):
             for name, p in m.named_parameters(recurse=False):
                 if isinstance(m, SLAF) and name == "coefficients" and not self.include_bias:
                     p = p[:, 1:]
