@@ -70,16 +70,17 @@ def test_rerun_resumes_after_a_sigkill_and_matches_an_uninterrupted_run(tmp_path
     # A child runs the same grid and SIGKILLs itself mid-epoch in the third cell: no cleanup runs.
     script = textwrap.dedent(f"""
         import importlib, os, signal
-        c = importlib.import_module("actlab.harness.compare")  # the module, not the re-exported function
+        cell = importlib.import_module("actlab.harness.cell")  # the module that calls train
+        from actlab.harness.compare import compare
         from actlab.harness.trainer import TrainConfig
         steps = [0]
         def kill(model):
             steps[0] += 1
             if steps[0] == 4 * 3 * 2 + 6:  # 4 steps/epoch, 3 epochs/cell: 2 cells done, cell 3 mid epoch 2
                 os.kill(os.getpid(), signal.SIGKILL)
-        train = c.train
-        c.train = lambda *a, **k: train(*a, step_callbacks=[kill], **k)
-        c.compare(task="mnist1d", acts=["relu", "gelu"], seeds=2, max_train=512, max_test=256,
+        train = cell.train
+        cell.train = lambda *a, **k: train(*a, step_callbacks=[kill], **k)
+        compare(task="mnist1d", acts=["relu", "gelu"], seeds=2, max_train=512, max_test=256,
                   config=TrainConfig(**{CFG.to_dict()!r}), out_dir={str(killed)!r})
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
