@@ -197,7 +197,7 @@ def test_kernel_is_used_only_where_it_computes_the_same_function(monkeypatch):
     assert _native_backward(g, dydx, None, p, None) is not None
     assert _native_backward(g.double(), dydx.double(), dydp.double(), p.double(), ()) is None
     assert _native_backward(g.t(), dydx.t(), dydp.t(), p, ()) is None  # only the forward's contiguous slopes
-    monkeypatch.setenv("ACTLAB_NATIVE", "0")
+    monkeypatch.setattr(noisy_core, "_NATIVE", False)
     assert _native_forward(x, p, c, KEY, *args) is None
     assert _native_backward(g, dydx, dydp, p, ()) is None
 

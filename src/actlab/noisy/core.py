@@ -173,7 +173,13 @@ def _p_lead(p: Tensor, x: Tensor) -> tuple[tuple[int, ...], int]:
     return shape, next(i for i, s in enumerate(shape) if s != 1)
 
 
+#: whether the C kernel may run; tests set it False (a fixture) to run the torch-op path alone
+_NATIVE = True
+
+
 def _native_lib():
+    if not _NATIVE:
+        return None
     lib = _native.load("actlab.noisy", "noisy")
     if lib is not None and lib.actlab_noisy_forward.argtypes is None:
         ptr, i64, i32, f32, u32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_float, ctypes.c_uint32
@@ -195,7 +201,7 @@ def _native_forward(x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, alpha: 
 
     It covers float32 CPU inputs with one ``c`` and any float32 ``p`` that broadcasts to the input
     (one value, per channel, per element); everything else, code being traced and
-    ``ACTLAB_NATIVE=0`` take `_forward`, the same function as torch ops.
+    a machine without a C compiler take `_forward`, the same function as torch ops.
     """
     if (key is None or unit not in _NATIVE_UNITS or x.dtype != torch.float32 or p.dtype != torch.float32
             or x.device.type != "cpu" or c.numel() != 1 or torch.compiler.is_compiling()):
