@@ -117,7 +117,8 @@ def noisy_input_tanh(x: Tensor, /, *, training: bool, c: float | Tensor = 0.25, 
         \sigma(x) = c\,\bigl(\mathrm{sigmoid}(p\,\Delta(x)) - \tfrac12\bigr)^2, \qquad \Delta = h(x) - u(x)
 
     :math:`\xi \sim N(0, 1)` (the sign factor does not change its law), or :math:`|\xi|` with
-    ``half_normal=True``, which always moves the input toward the linear region. The noise grows with the distance of ``tanh`` from its linearisation.
+    ``half_normal=True``, which always moves the input toward the linear region. The noise grows
+    with the distance of ``tanh`` from its linearisation.
     In eval mode :math:`\xi` is replaced by its expectation (0, or :math:`\sqrt{2/\pi}` for half-normal
     noise), as the paper prescribes; note that this is :math:`h(x + \sigma E\xi)`, not
     :math:`E[h(x + \sigma\xi)]`.
@@ -155,7 +156,8 @@ def noisy_input_sigmoid(x: Tensor, /, *, training: bool, c: float | Tensor = 0.2
         \sigma(x) = c\,\bigl(\mathrm{sigmoid}(p\,\Delta(x)) - \tfrac12\bigr)^2, \qquad \Delta = h(x) - u(x)
 
     :math:`\xi \sim N(0, 1)` (the sign factor does not change its law), or :math:`|\xi|` with
-    ``half_normal=True``, which always moves the input toward the linear region. The noise grows with the distance of ``sigmoid`` from its linearisation.
+    ``half_normal=True``, which always moves the input toward the linear region. The noise grows
+    with the distance of ``sigmoid`` from its linearisation.
     In eval mode :math:`\xi` is replaced by its expectation (0, or :math:`\sqrt{2/\pi}` for half-normal
     noise), as the paper prescribes; note that this is :math:`h(x + \sigma E\xi)`, not
     :math:`E[h(x + \sigma\xi)]`.
