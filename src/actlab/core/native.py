@@ -94,13 +94,13 @@ def _build(name: str, source: bytes, cc: str) -> Path:
 
 
 @functools.cache
-def _load(package: str, name: str) -> ctypes.CDLL | None:
+def _load(package: str, name: str, header: str) -> ctypes.CDLL | None:
     # Cached per process, so a failed build warns once.
     cc = _compiler()
     try:
         if cc is None:
             raise RuntimeError("no C compiler found (tried $CC, cc, gcc, clang)")
-        source = resources.files(package).joinpath(f"{name}.c").read_bytes()
+        source = header.encode() + resources.files(package).joinpath(f"{name}.c").read_bytes()
         return ctypes.CDLL(str(_build(name, source, cc)))
     except Exception as exc:  # noqa: BLE001 - any toolchain problem: the torch-op path computes the same
         warnings.warn(
@@ -112,8 +112,9 @@ def _load(package: str, name: str) -> ctypes.CDLL | None:
         return None
 
 
-def load(package: str, name: str) -> ctypes.CDLL | None:
-    """The compiled library of ``<name>.c`` in ``package`` (a family's own C source), or None when
-    it cannot be built."""
+def load(package: str, name: str, *, header: str = "") -> ctypes.CDLL | None:
+    """The compiled library of ``<name>.c`` in ``package`` (a family's own C source) with ``header``
+    (generated text, e.g. ``#define`` lines of the constants the Python definition holds) prepended,
+    or None when it cannot be built."""
     with _LOCK:
-        return _load(package, name)
+        return _load(package, name, header)
