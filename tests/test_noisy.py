@@ -11,6 +11,7 @@ import torch
 
 import actlab
 from actlab.core.fused import FUSE_MIN_NUMEL
+from actlab.noisy import core as noisy_core
 from actlab.noisy.noise import draw_key, standard_normal
 from actlab.functional import (
     noisy_hard_sigmoid,
@@ -116,7 +117,7 @@ P_LAYOUTS = {
 @pytest.mark.parametrize(("name", "half"), [("noisy_hard_tanh", False), ("noisy_input_hard_sigmoid", True)])
 def test_fused_path_matches_the_formula(name, half, native, layout, monkeypatch):
     """Large float32 inputs: the C kernel (actlab/noisy/noisy.c) and, with it off, Inductor's kernel."""
-    monkeypatch.setenv("ACTLAB_NATIVE", native)
+    monkeypatch.setattr(noisy_core, "_NATIVE", native == "1")
     fn, _, _, hw, _ = UNITS[name]
     shape, p = P_LAYOUTS[layout]
     x = _sample(shape, hw, torch.float32, _gen(1))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 import warnings
+from importlib import resources
 
 import pytest
 import torch
@@ -13,6 +15,7 @@ from hypothesis import strategies as st
 
 from actlab.core import native as _native
 from actlab.noisy import core as noisy_core
+from actlab.noisy import noise
 from actlab.noisy.core import (
     _forward,
     _native_backward,
@@ -197,9 +200,22 @@ def test_kernel_is_used_only_where_it_computes_the_same_function(monkeypatch):
     assert _native_backward(g, dydx, None, p, None) is not None
     assert _native_backward(g.double(), dydx.double(), dydp.double(), p.double(), ()) is None
     assert _native_backward(g.t(), dydx.t(), dydp.t(), p, ()) is None  # only the forward's contiguous slopes
-    monkeypatch.setenv("ACTLAB_NATIVE", "0")
+    monkeypatch.setattr(noisy_core, "_NATIVE", False)
     assert _native_forward(x, p, c, KEY, *args) is None
     assert _native_backward(g, dydx, dydp, p, ()) is None
+
+
+def test_c_source_holds_no_copies_of_the_python_constants():
+    """The fits, hash multipliers and unit slopes reach noisy.c only through the generated header:
+    no long decimal or hex literal in the source, every generated name used, none undefined."""
+    source = (resources.files("actlab.noisy") / "noisy.c").read_text()
+    code = re.sub(r"/\*.*?\*/", "", source, flags=re.S)
+    assert not re.findall(r"\d\.\d{4,}|\d[eE][-+]?\d", code)  # no hand-written fit coefficients
+    assert not re.findall(r"0x[0-9A-Fa-f]{8}", code.replace("0x7FFFFFFF", "").replace("0x80000000", ""))
+    header = noisy_core._native_header()
+    defined = re.findall(r"^#define (\w+) ", header, flags=re.M)
+    assert all(re.search(rf"\b{name}\b", code) for name in defined)
+    assert f"{noise._LOG1P_Q[3]!r}f" in header and hex(noise._MIX_MUL[1]) in header
 
 
 def test_kernel_rejects_bad_codes():

@@ -6,8 +6,9 @@ compiler Inductor already requires. Each build is cached (keyed by the source, t
 the flags) under ``$ACTLAB_CACHE_DIR``, else ``$XDG_CACHE_HOME/actlab``, else ``~/.cache/actlab``,
 and written atomically, so concurrent processes never load a half-written library.
 
-Set ``ACTLAB_NATIVE=0`` to turn the kernels off (every caller then runs its torch-op path, which
-computes the same function). A machine without a working compiler warns once and uses that path.
+There is no user-facing switch: a kernel is an accelerator behind its family's torch-op path,
+which computes the same function. A machine without a working compiler warns once and every
+caller uses that path.
 """
 
 from __future__ import annotations
@@ -28,18 +29,13 @@ import torch
 
 from actlab.core.io import atomic_write
 
-__all__ = ["enabled", "load"]
+__all__ = ["load"]
 
 _LOCK = threading.Lock()
 _BASE_FLAGS = ["-O3", "-shared", "-fPIC", "-fno-math-errno", "-fno-trapping-math", "-std=gnu11", "-Wno-psabi"]
 # GCC does not schedule instructions before register allocation on x86 by default; the noisy
 # kernel's long dependency chains (hash, polynomials) ran 4-10% faster when it does.
 _GCC_FLAGS = ["-fschedule-insns", "-fsched-pressure"]
-
-
-def enabled() -> bool:
-    """Whether native kernels may be used (``ACTLAB_NATIVE`` is not ``0``)."""
-    return os.environ.get("ACTLAB_NATIVE", "1") != "0"
 
 
 def _cache_dir() -> Path:
@@ -98,13 +94,13 @@ def _build(name: str, source: bytes, cc: str) -> Path:
 
 
 @functools.cache
-def _load(package: str, name: str) -> ctypes.CDLL | None:
-    # Cached per process, so a failed build warns once; `load` checks the switch on every call.
+def _load(package: str, name: str, header: str) -> ctypes.CDLL | None:
+    # Cached per process, so a failed build warns once.
     cc = _compiler()
     try:
         if cc is None:
             raise RuntimeError("no C compiler found (tried $CC, cc, gcc, clang)")
-        source = resources.files(package).joinpath(f"{name}.c").read_bytes()
+        source = header.encode() + resources.files(package).joinpath(f"{name}.c").read_bytes()
         return ctypes.CDLL(str(_build(name, source, cc)))
     except Exception as exc:  # noqa: BLE001 - any toolchain problem: the torch-op path computes the same
         warnings.warn(
@@ -116,10 +112,9 @@ def _load(package: str, name: str) -> ctypes.CDLL | None:
         return None
 
 
-def load(package: str, name: str) -> ctypes.CDLL | None:
-    """The compiled library of ``<name>.c`` in ``package`` (a family's own C source), or None when
-    disabled or it cannot be built."""
-    if not enabled():
-        return None
+def load(package: str, name: str, *, header: str = "") -> ctypes.CDLL | None:
+    """The compiled library of ``<name>.c`` in ``package`` (a family's own C source) with ``header``
+    (generated text, e.g. ``#define`` lines of the constants the Python definition holds) prepended,
+    or None when it cannot be built."""
     with _LOCK:
-        return _load(package, name)
+        return _load(package, name, header)

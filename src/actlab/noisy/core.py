@@ -29,6 +29,7 @@ from torch import Tensor, nn
 from actlab.core import native as _native
 from actlab.core.fused import fused
 from actlab.core.validation import check_bound, check_finite, check_int, check_type, fail
+from actlab.noisy import noise as _noise
 from actlab.noisy.noise import draw_key, standard_normal
 
 __all__ = ["HALF_NORMAL_MEAN", "PAPER", "UNITS", "NoisyActivation", "apply_noisy", "unit_parts"]
@@ -46,6 +47,8 @@ UNITS: dict[str, tuple[float, float]] = {
     "tanh": (1.0, 0.0),
     "sigmoid": (0.25, 0.5),
 }
+# the lower bound a hard unit clips u to (the upper is 1)
+_HARD_LO = {"hard_tanh": -1.0, "hard_sigmoid": 0.0}
 
 
 def unit_parts(x: Tensor, unit: str) -> tuple[Tensor, Tensor, Tensor]:
@@ -58,7 +61,7 @@ def unit_parts(x: Tensor, unit: str) -> tuple[Tensor, Tensor, Tensor]:
     if unit == "sigmoid":
         h = torch.sigmoid(x)
         return u, h, h * (1.0 - h)
-    lo = -1.0 if unit == "hard_tanh" else 0.0
+    lo = _HARD_LO[unit]
     return u, torch.clamp(u, lo, 1.0), ((u > lo) & (u < 1.0)).to(x.dtype) * k
 
 
@@ -173,8 +176,39 @@ def _p_lead(p: Tensor, x: Tensor) -> tuple[tuple[int, ...], int]:
     return shape, next(i for i, s in enumerate(shape) if s != 1)
 
 
+# The C kernel's sigmoid: sigmoid(z) - 1/2 = tanh(z/2) / 2, tanh(v) = v P(v^2) / Q(v^2) on
+# |v| <= _TANH_CLAMP (where float32 tanh reaches 1), lowest power first (noisy.c, sigmoid_centered).
+_TANH_P = (0.9999999691529429, 0.12858165982351827, 0.0028492681159516036, 8.396915233606086e-06,
+           -8.236814710051244e-09, -1.1210341058053129e-11, 1.022764161103097e-13)
+_TANH_Q = (1.0, 0.461914710896255, 0.023487940500985852, 0.0002170315352655094)
+_TANH_CLAMP = 7.90531110763549805
+
+
+def _native_header() -> str:
+    """The C kernel's numeric constants as ``#define`` lines, generated from their Python definition."""
+    def f32(v: float) -> str:
+        return f"({float(v)!r}f)"
+
+    names: dict[str, str] = {"LN2": f32(_noise._LN2), "TWO_THIRDS_BITS": hex(_noise._TWO_THIRDS_BITS)}
+    names |= {f"MIX_M{i + 1}": f"{hex(m)}u" for i, m in enumerate(_noise._MIX_MUL)}
+    for prefix, coeffs in (("LOG1P_Q", _noise._LOG1P_Q), ("SIN_S", _noise._SIN_S), ("TANH_P", _TANH_P),
+                           ("TANH_Q", _TANH_Q)):
+        names |= {f"{prefix}{i}": f32(v) for i, v in enumerate(coeffs)}
+    names["TANH_CLAMP"] = f32(_TANH_CLAMP)
+    for unit, short in (("hard_tanh", "HTANH"), ("hard_sigmoid", "HSIG")):
+        k, b = UNITS[unit]
+        names |= {f"{short}_K": f32(k), f"{short}_B": f32(b), f"{short}_LO": f32(_HARD_LO[unit])}
+    return "".join(f"#define {name} {value}\n" for name, value in names.items())
+
+
+#: whether the C kernel may run; tests set it False (a fixture) to run the torch-op path alone
+_NATIVE = True
+
+
 def _native_lib():
-    lib = _native.load("actlab.noisy", "noisy")
+    if not _NATIVE:
+        return None
+    lib = _native.load("actlab.noisy", "noisy", header=_native_header())
     if lib is not None and lib.actlab_noisy_forward.argtypes is None:
         ptr, i64, i32, f32, u32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_float, ctypes.c_uint32
         lib.actlab_noisy_forward.argtypes = [ptr, ptr, ptr, ptr, i64, i64, ptr, i32, i64, i32, i32, i32, f32, f32,
@@ -195,7 +229,7 @@ def _native_forward(x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, alpha: 
 
     It covers float32 CPU inputs with one ``c`` and any float32 ``p`` that broadcasts to the input
     (one value, per channel, per element); everything else, code being traced and
-    ``ACTLAB_NATIVE=0`` take `_forward`, the same function as torch ops.
+    a machine without a C compiler take `_forward`, the same function as torch ops.
     """
     if (key is None or unit not in _NATIVE_UNITS or x.dtype != torch.float32 or p.dtype != torch.float32
             or x.device.type != "cpu" or c.numel() != 1 or torch.compiler.is_compiling()):

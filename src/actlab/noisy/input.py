@@ -6,8 +6,6 @@ units (`actlab.noisy.core`).
 
 from __future__ import annotations
 
-from string import Template
-
 import torch
 from torch import Tensor
 
@@ -36,33 +34,15 @@ def _nani(owner: str, unit: str, x: Tensor, training: bool, c: float | Tensor, p
 
 def noisy_input_hard_tanh(x: Tensor, /, *, training: bool, c: float | Tensor = 0.25, p: float | Tensor = 1.0,
                           half_normal: bool = False, generator: torch.Generator | None = None) -> Tensor:
-    return _nani("noisy_input_hard_tanh", "hard_tanh", x, training, c, p, half_normal, generator)
-
-
-def noisy_input_hard_sigmoid(x: Tensor, /, *, training: bool, c: float | Tensor = 0.25, p: float | Tensor = 1.0,
-                             half_normal: bool = False, generator: torch.Generator | None = None) -> Tensor:
-    return _nani("noisy_input_hard_sigmoid", "hard_sigmoid", x, training, c, p, half_normal, generator)
-
-
-def noisy_input_tanh(x: Tensor, /, *, training: bool, c: float | Tensor = 0.25, p: float | Tensor = 1.0,
-                     half_normal: bool = False, generator: torch.Generator | None = None) -> Tensor:
-    return _nani("noisy_input_tanh", "tanh", x, training, c, p, half_normal, generator)
-
-
-def noisy_input_sigmoid(x: Tensor, /, *, training: bool, c: float | Tensor = 0.25, p: float | Tensor = 1.0,
-                        half_normal: bool = False, generator: torch.Generator | None = None) -> Tensor:
-    return _nani("noisy_input_sigmoid", "sigmoid", x, training, c, p, half_normal, generator)
-
-
-_DOC = Template(r"""
+    r"""Noisy hard-tanh with noise added to its input (NANI), ``h = clip(x, -1, 1)``.
 
     .. math::
         \phi(x, \xi) = h\bigl(x - \mathrm{sgn}(x)\,\sigma(x)\,\xi\bigr), \qquad
         \sigma(x) = c\,\bigl(\mathrm{sigmoid}(p\,\Delta(x)) - \tfrac12\bigr)^2, \qquad \Delta = h(x) - u(x)
 
     :math:`\xi \sim N(0, 1)` (the sign factor does not change its law), or :math:`|\xi|` with
-    ``half_normal=True``, which always moves the input toward the linear region. $where In eval
-    mode :math:`\xi` is replaced by its expectation (0, or :math:`\sqrt{2/\pi}` for half-normal
+    ``half_normal=True``, which always moves the input toward the linear region. No noise where ``h`` is linear.
+    In eval mode :math:`\xi` is replaced by its expectation (0, or :math:`\sqrt{2/\pi}` for half-normal
     noise), as the paper prescribes; note that this is :math:`h(x + \sigma E\xi)`, not
     :math:`E[h(x + \sigma\xi)]`.
 
@@ -84,24 +64,126 @@ _DOC = Template(r"""
     Paper: Gulcehre et al., "Noisy Activation Functions", ICML 2016, arXiv:1603.00391 (NANI).
 
     Examples:
-        >>> $name(torch.tensor([$example_in]), training=False)
-        tensor([$example_out])
-    """)
+        >>> noisy_input_hard_tanh(torch.tensor([-3.0, 0.5, 3.0]), training=False)
+        tensor([-1.0000,  0.5000,  1.0000])
+    """
+    return _nani("noisy_input_hard_tanh", "hard_tanh", x, training, c, p, half_normal, generator)
 
-for _fn, _summary, _where, _ex_in, _ex_out in (
-    (noisy_input_hard_tanh, "Noisy hard-tanh with noise added to its input (NANI), ``h = clip(x, -1, 1)``.",
-     "No noise where ``h`` is linear.", "-3.0, 0.5, 3.0", "-1.0000,  0.5000,  1.0000"),
-    (noisy_input_hard_sigmoid, "Noisy hard-sigmoid with noise added to its input (NANI), "
-     "``h = clip(x/4 + 1/2, 0, 1)``.", "No noise where ``h`` is linear.", "-4.0, 1.0, 4.0",
-     "0.0000, 0.7500, 1.0000"),
-    (noisy_input_tanh, "Noisy tanh with noise added to its input (NANI), ``h = tanh``, ``u = x``.",
-     "The noise grows with the distance of ``tanh`` from its linearisation.", "-3.0, 0.0, 3.0",
-     "-0.9951,  0.0000,  0.9951"),
-    (noisy_input_sigmoid, "Noisy sigmoid with noise added to its input (NANI), ``h = sigmoid``, "
-     "``u = x/4 + 1/2``.", "The noise grows with the distance of ``sigmoid`` from its linearisation.",
-     "-4.0, 0.0, 4.0", "0.0180, 0.5000, 0.9820"),
-):
-    _fn.__doc__ = _summary + _DOC.substitute(where=_where, name=_fn.__name__, example_in=_ex_in, example_out=_ex_out)
+
+def noisy_input_hard_sigmoid(x: Tensor, /, *, training: bool, c: float | Tensor = 0.25, p: float | Tensor = 1.0,
+                             half_normal: bool = False, generator: torch.Generator | None = None) -> Tensor:
+    r"""Noisy hard-sigmoid with noise added to its input (NANI), ``h = clip(x/4 + 1/2, 0, 1)``.
+
+    .. math::
+        \phi(x, \xi) = h\bigl(x - \mathrm{sgn}(x)\,\sigma(x)\,\xi\bigr), \qquad
+        \sigma(x) = c\,\bigl(\mathrm{sigmoid}(p\,\Delta(x)) - \tfrac12\bigr)^2, \qquad \Delta = h(x) - u(x)
+
+    :math:`\xi \sim N(0, 1)` (the sign factor does not change its law), or :math:`|\xi|` with
+    ``half_normal=True``, which always moves the input toward the linear region. No noise where ``h`` is linear.
+    In eval mode :math:`\xi` is replaced by its expectation (0, or :math:`\sqrt{2/\pi}` for half-normal
+    noise), as the paper prescribes; note that this is :math:`h(x + \sigma E\xi)`, not
+    :math:`E[h(x + \sigma\xi)]`.
+
+    The paper's :math:`\sigma` is used; the official code's input-noise units use a different
+    scale (``c * softplus(p |Delta| / |xi|)``), not reproduced.
+
+    Args:
+        x: input of any shape (at most 2**31 - 1 elements in training).
+        training: draw noise (``True``) or use its expectation (``False``); required.
+        c: noise scale, > 0 (a float or a 0-d tensor; not differentiated). Default: 0.25.
+        p: slope of the noise sigmoid; a float or a tensor broadcastable to ``x``. Default: 1.
+        half_normal: half-normal noise toward the linear region. Default: ``False``.
+        generator: source of the noise key; default the global generator.
+
+    Raises:
+        ValueError: ``c <= 0`` or a non-finite ``c`` or ``p``; ``p`` not broadcastable to ``x``.
+        TypeError: a non-bool ``training`` or ``half_normal``.
+
+    Paper: Gulcehre et al., "Noisy Activation Functions", ICML 2016, arXiv:1603.00391 (NANI).
+
+    Examples:
+        >>> noisy_input_hard_sigmoid(torch.tensor([-4.0, 1.0, 4.0]), training=False)
+        tensor([0.0000, 0.7500, 1.0000])
+    """
+    return _nani("noisy_input_hard_sigmoid", "hard_sigmoid", x, training, c, p, half_normal, generator)
+
+
+def noisy_input_tanh(x: Tensor, /, *, training: bool, c: float | Tensor = 0.25, p: float | Tensor = 1.0,
+                     half_normal: bool = False, generator: torch.Generator | None = None) -> Tensor:
+    r"""Noisy tanh with noise added to its input (NANI), ``h = tanh``, ``u = x``.
+
+    .. math::
+        \phi(x, \xi) = h\bigl(x - \mathrm{sgn}(x)\,\sigma(x)\,\xi\bigr), \qquad
+        \sigma(x) = c\,\bigl(\mathrm{sigmoid}(p\,\Delta(x)) - \tfrac12\bigr)^2, \qquad \Delta = h(x) - u(x)
+
+    :math:`\xi \sim N(0, 1)` (the sign factor does not change its law), or :math:`|\xi|` with
+    ``half_normal=True``, which always moves the input toward the linear region. The noise grows
+    with the distance of ``tanh`` from its linearisation.
+    In eval mode :math:`\xi` is replaced by its expectation (0, or :math:`\sqrt{2/\pi}` for half-normal
+    noise), as the paper prescribes; note that this is :math:`h(x + \sigma E\xi)`, not
+    :math:`E[h(x + \sigma\xi)]`.
+
+    The paper's :math:`\sigma` is used; the official code's input-noise units use a different
+    scale (``c * softplus(p |Delta| / |xi|)``), not reproduced.
+
+    Args:
+        x: input of any shape (at most 2**31 - 1 elements in training).
+        training: draw noise (``True``) or use its expectation (``False``); required.
+        c: noise scale, > 0 (a float or a 0-d tensor; not differentiated). Default: 0.25.
+        p: slope of the noise sigmoid; a float or a tensor broadcastable to ``x``. Default: 1.
+        half_normal: half-normal noise toward the linear region. Default: ``False``.
+        generator: source of the noise key; default the global generator.
+
+    Raises:
+        ValueError: ``c <= 0`` or a non-finite ``c`` or ``p``; ``p`` not broadcastable to ``x``.
+        TypeError: a non-bool ``training`` or ``half_normal``.
+
+    Paper: Gulcehre et al., "Noisy Activation Functions", ICML 2016, arXiv:1603.00391 (NANI).
+
+    Examples:
+        >>> noisy_input_tanh(torch.tensor([-3.0, 0.0, 3.0]), training=False)
+        tensor([-0.9951,  0.0000,  0.9951])
+    """
+    return _nani("noisy_input_tanh", "tanh", x, training, c, p, half_normal, generator)
+
+
+def noisy_input_sigmoid(x: Tensor, /, *, training: bool, c: float | Tensor = 0.25, p: float | Tensor = 1.0,
+                        half_normal: bool = False, generator: torch.Generator | None = None) -> Tensor:
+    r"""Noisy sigmoid with noise added to its input (NANI), ``h = sigmoid``, ``u = x/4 + 1/2``.
+
+    .. math::
+        \phi(x, \xi) = h\bigl(x - \mathrm{sgn}(x)\,\sigma(x)\,\xi\bigr), \qquad
+        \sigma(x) = c\,\bigl(\mathrm{sigmoid}(p\,\Delta(x)) - \tfrac12\bigr)^2, \qquad \Delta = h(x) - u(x)
+
+    :math:`\xi \sim N(0, 1)` (the sign factor does not change its law), or :math:`|\xi|` with
+    ``half_normal=True``, which always moves the input toward the linear region. The noise grows
+    with the distance of ``sigmoid`` from its linearisation.
+    In eval mode :math:`\xi` is replaced by its expectation (0, or :math:`\sqrt{2/\pi}` for half-normal
+    noise), as the paper prescribes; note that this is :math:`h(x + \sigma E\xi)`, not
+    :math:`E[h(x + \sigma\xi)]`.
+
+    The paper's :math:`\sigma` is used; the official code's input-noise units use a different
+    scale (``c * softplus(p |Delta| / |xi|)``), not reproduced.
+
+    Args:
+        x: input of any shape (at most 2**31 - 1 elements in training).
+        training: draw noise (``True``) or use its expectation (``False``); required.
+        c: noise scale, > 0 (a float or a 0-d tensor; not differentiated). Default: 0.25.
+        p: slope of the noise sigmoid; a float or a tensor broadcastable to ``x``. Default: 1.
+        half_normal: half-normal noise toward the linear region. Default: ``False``.
+        generator: source of the noise key; default the global generator.
+
+    Raises:
+        ValueError: ``c <= 0`` or a non-finite ``c`` or ``p``; ``p`` not broadcastable to ``x``.
+        TypeError: a non-bool ``training`` or ``half_normal``.
+
+    Paper: Gulcehre et al., "Noisy Activation Functions", ICML 2016, arXiv:1603.00391 (NANI).
+
+    Examples:
+        >>> noisy_input_sigmoid(torch.tensor([-4.0, 0.0, 4.0]), training=False)
+        tensor([0.0180, 0.5000, 0.9820])
+    """
+    return _nani("noisy_input_sigmoid", "sigmoid", x, training, c, p, half_normal, generator)
 
 
 class _NANIModule(NoisyActivation):

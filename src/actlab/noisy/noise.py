@@ -52,6 +52,8 @@ _SIN_A = (0.9999999765891169, -0.16666647634159992, 0.0083328998153905, -0.00019
           2.5904875392002147e-06)
 _SIN_S = tuple(c * (2 * math.pi) ** (2 * k + 1) for k, c in enumerate(_SIN_A))
 _LN2 = math.log(2.0)
+# lowbias32's two odd multipliers (as uint32)
+_MIX_MUL = (0x7FEB352D, 0x846CA68B)
 # float32 bit pattern of 2/3: subtracting it moves the mantissa's range to [2/3, 4/3).
 _TWO_THIRDS_BITS = 0x3F2AAAAB
 
@@ -66,9 +68,9 @@ def _horner(t: Tensor, coeffs: tuple[float, ...]) -> Tensor:
 def _mix(v: Tensor) -> Tensor:
     # lowbias32 (xor-shift / multiply rounds) on int32: products wrap, masks make right shifts logical.
     v = v ^ ((v >> 16) & 0xFFFF)
-    v = v * 0x7FEB352D
+    v = v * _MIX_MUL[0]
     v = v ^ ((v >> 15) & 0x1FFFF)
-    v = v * -0x7B935975  # 0x846CA68B as a signed int32
+    v = v * (_MIX_MUL[1] - 2**32)  # as a signed int32
     return v ^ ((v >> 16) & 0xFFFF)
 
 

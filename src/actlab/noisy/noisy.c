@@ -2,8 +2,9 @@
    and its backward (end of file).
 
    Why C: the unit is compute-bound on CPUs (a Gaussian draw, a sigmoid and a division per element),
-   and Inductor's code for the same function took about three times as long (docs/noisy.md). The math
-   is the same as `nan_parts`/`nani_parts` in noisy_core.py and `standard_normal` in noise.py,
+   and Inductor's code for the same function took about three times as long (docs/noisy.md). Its numeric
+   constants (fits, hash multipliers, unit slopes) are #defines that noisy/core.py generates from
+   the Python definition and prepends at build time (`_native_header`). The math is the same as `nan_parts`/`nani_parts` in noisy_core.py and `standard_normal` in noise.py,
    which stay the reference: tests/test_noisy_native.py checks this kernel against them.
 
    Written with GCC/Clang vector extensions (8 float lanes): AVX2 registers where the compiler is
@@ -55,25 +56,25 @@ INLINE vf vsqrt(vf a) {
 
 INLINE vu mix(vu v) { /* lowbias32 */
     v ^= v >> 16;
-    v *= 0x7FEB352Du;
+    v *= MIX_M1;
     v ^= v >> 15;
-    v *= 0x846CA68Bu;
+    v *= MIX_M2;
     v ^= v >> 16;
     return v;
 }
 
 INLINE vf ln(vf u) { /* noise.py's _ln: exponent plus f Q(f), f in [-1/3, 1/3) */
-    vi bits = (vi)u - 0x3F2AAAAB;
+    vi bits = (vi)u - TWO_THIRDS_BITS;
     vf e = __builtin_convertvector(bits >> 23, vf);
-    vf f = (vf)((bits & 0x7FFFFF) + 0x3F2AAAAB) - 1.0f;
-    vf q = f * -0.157737938133696f + 0.17111368599231477f;
-    q = q * f - 0.1634073289422016f;
-    q = q * f + 0.19795006885548705f;
-    q = q * f - 0.2501203032067747f;
-    q = q * f + 0.3333798993838599f;
-    q = q * f - 0.49999876528068965f;
-    q = q * f + 0.9999998361391709f;
-    return e * 0.6931471805599453f + f * q;
+    vf f = (vf)((bits & 0x7FFFFF) + TWO_THIRDS_BITS) - 1.0f;
+    vf q = f * LOG1P_Q7 + LOG1P_Q6;
+    q = q * f + LOG1P_Q5;
+    q = q * f + LOG1P_Q4;
+    q = q * f + LOG1P_Q3;
+    q = q * f + LOG1P_Q2;
+    q = q * f + LOG1P_Q1;
+    q = q * f + LOG1P_Q0;
+    return e * LN2 + f * q;
 }
 
 /* Box-Muller from one 32-bit word w: sqrt(-2 ln U1) with U1 from bits 31..16, and cos(2 pi U2)
@@ -87,10 +88,10 @@ INLINE vf radius(vu w) {
 INLINE vf cos_2pi(vu u2bits) { /* cos(2 pi U2) = sin(2 pi s), s = |U2 - 1/2| - 1/4: noise.py's _SIN_S */
     vf s = vabs(__builtin_convertvector((vi)u2bits, vf) * (1.0f / 65536.0f) - 0.5f) - 0.25f;
     vf s2 = s * s;
-    vf q = s2 * 39.53669139357379f - 76.54978043020805f;
-    q = q * s2 + 81.60100399530018f;
-    q = q * s2 - 41.34165503022633f;
-    q = q * s2 + 6.2831851600846695f;
+    vf q = s2 * SIN_S4 + SIN_S3;
+    q = q * s2 + SIN_S2;
+    q = q * s2 + SIN_S1;
+    q = q * s2 + SIN_S0;
     return s * q;
 }
 
@@ -123,21 +124,21 @@ INLINE void normal_pairs(uint32_t j0, uint32_t key_a, uint32_t key_b, vf* lo, vf
    Deep in saturation 1/4 - t^2 (sigmoid') cancels in float32 here as it does after torch.sigmoid;
    the two agree to ~1e-7 absolute there. The halving is folded into P. */
 INLINE vf sigmoid_centered(vf z) {
-    vf v = vmin(vmax(z * 0.5f, splat(-7.90531110763549805f)), splat(7.90531110763549805f));
+    vf v = vmin(vmax(z * 0.5f, splat(-TANH_CLAMP)), splat(TANH_CLAMP));
     vf v2 = v * v;
-    vf num = v2 * (1.022764161103097e-13f * 0.5f) + -1.1210341058053129e-11f * 0.5f;
-    num = num * v2 + -8.236814710051244e-09f * 0.5f;
-    num = num * v2 + 8.396915233606086e-06f * 0.5f;
-    num = num * v2 + 0.0028492681159516036f * 0.5f;
-    num = num * v2 + 0.12858165982351827f * 0.5f;
-    num = num * v2 + 0.9999999691529429f * 0.5f;
-    vf den = v2 * 0.0002170315352655094f + 0.023487940500985852f;
-    den = den * v2 + 0.461914710896255f;
-    den = den * v2 + 1.0f;
+    vf num = v2 * (TANH_P6 * 0.5f) + TANH_P5 * 0.5f;
+    num = num * v2 + TANH_P4 * 0.5f;
+    num = num * v2 + TANH_P3 * 0.5f;
+    num = num * v2 + TANH_P2 * 0.5f;
+    num = num * v2 + TANH_P1 * 0.5f;
+    num = num * v2 + TANH_P0 * 0.5f;
+    vf den = v2 * TANH_Q3 + TANH_Q2;
+    den = den * v2 + TANH_Q1;
+    den = den * v2 + TANH_Q0;
     /* At the clamp tanh is 1 in float32 (as torch.sigmoid is 1 there): t = +-1/2 exactly makes
        sigmoid' = 1/4 - t^2 exactly 0, as after torch.sigmoid, also for infinite inputs. */
     vf half = (vf)(((vi)v & (int32_t)0x80000000) | (vi)splat(0.5f));
-    return sel(vabs(v) >= 7.90531110763549805f, half, v * num / den);
+    return sel(vabs(v) >= TANH_CLAMP, half, v * num / den);
 }
 
 /* Everything below takes the unit, the mode, half-normal and the slope count as arguments that
@@ -146,7 +147,7 @@ INLINE vf sigmoid_centered(vf z) {
 
 /* h = clamp(u, lo, 1) and dh/dx = k on lo < u < 1 (0 at the kinks, as noisy_core.unit_parts). */
 INLINE void unit(vf u, int hsig, vf* h, vf* dh) {
-    float lo = hsig ? 0.0f : -1.0f, k = hsig ? 0.25f : 1.0f;
+    float lo = hsig ? HSIG_LO : HTANH_LO, k = hsig ? HSIG_K : HTANH_K;
     *h = vmin(vmax(u, splat(lo)), splat(1.0f));
     *dh = sel((u > lo) & (u < 1.0f), splat(k), splat(0.0f));
 }
@@ -156,7 +157,7 @@ INLINE void unit(vf u, int hsig, vf* h, vf* dh) {
    sigmoid (up to the sign of zero terms). */
 INLINE void body(vf x, vf p, vf xi, int hsig, int nani, int half, int linear, float c, float alpha, vf* y,
                  vf* dydx, vf* dydp) {
-    float k = hsig ? 0.25f : 1.0f, b = hsig ? 0.5f : 0.0f;
+    float k = hsig ? HSIG_K : HTANH_K, b = hsig ? HSIG_B : HTANH_B;
     vf u = hsig ? x * k + b : x, h, dh;
     unit(u, hsig, &h, &dh);
     vf delta = h - u;

@@ -8,8 +8,6 @@ math, kernels and base module are in `actlab.noisy.core`; the noise generator in
 
 from __future__ import annotations
 
-from string import Template
-
 import torch
 from torch import Tensor
 
@@ -33,39 +31,14 @@ __all__ = [
 def noisy_hard_tanh(x: Tensor, /, *, training: bool, alpha: float = 1.15, c: float | Tensor = 0.5,
                     p: float | Tensor = 1.0, half_normal: bool = False,
                     generator: torch.Generator | None = None) -> Tensor:
-    return apply_noisy("noisy_hard_tanh", x, unit="hard_tanh", mode="nan", training=training, alpha=alpha, c=c,
-                       p=p, half_normal=half_normal, generator=generator)
-
-
-def noisy_hard_sigmoid(x: Tensor, /, *, training: bool, alpha: float = 1.1, c: float | Tensor = 0.15,
-                       p: float | Tensor = 1.0, half_normal: bool = False,
-                       generator: torch.Generator | None = None) -> Tensor:
-    return apply_noisy("noisy_hard_sigmoid", x, unit="hard_sigmoid", mode="nan", training=training, alpha=alpha,
-                       c=c, p=p, half_normal=half_normal, generator=generator)
-
-
-def noisy_tanh(x: Tensor, /, *, training: bool, alpha: float = 1.15, c: float | Tensor = 0.5,
-               p: float | Tensor = 1.0, half_normal: bool = False,
-               generator: torch.Generator | None = None) -> Tensor:
-    return apply_noisy("noisy_tanh", x, unit="tanh", mode="nan", training=training, alpha=alpha, c=c, p=p,
-                       half_normal=half_normal, generator=generator)
-
-
-def noisy_sigmoid(x: Tensor, /, *, training: bool, alpha: float = 1.1, c: float | Tensor = 0.15,
-                  p: float | Tensor = 1.0, half_normal: bool = False,
-                  generator: torch.Generator | None = None) -> Tensor:
-    return apply_noisy("noisy_sigmoid", x, unit="sigmoid", mode="nan", training=training, alpha=alpha, c=c, p=p,
-                       half_normal=half_normal, generator=generator)
-
-
-_DOC = Template(r"""
+    r"""Noisy hard-tanh, noise on the output (NAN): ``h = clip(x, -1, 1)``, ``u = x``.
 
     .. math::
         \phi(x, \xi) = \alpha h(x) + (1 - \alpha) u(x) + d(x)\,\sigma(x)\,\xi, \qquad
         d(x) = -\mathrm{sgn}(x)\,\mathrm{sgn}(1 - \alpha), \qquad
         \sigma(x) = c\,\bigl(\mathrm{sigmoid}(p\,\Delta(x)) - \tfrac12\bigr)^2
 
-    with :math:`\Delta = h(x) - u(x)` ($delta),
+    with :math:`\Delta = h(x) - u(x)` (zero where ``h`` is linear, so there is no noise there),
     :math:`\xi \sim N(0, 1)` or, with ``half_normal=True`` (the paper's half-normal variant),
     :math:`|\xi|`, which ``d(x)`` points at ``h(x)`` from the leaky mix (``alpha > 1``) or into
     the range of ``h`` (``alpha <= 1``; the paper's ``d`` is 0 at ``alpha = 1``, we take the
@@ -75,8 +48,8 @@ _DOC = Template(r"""
     Args:
         x: input of any shape (at most 2**31 - 1 elements in training).
         training: draw noise (``True``) or use its expectation (``False``); required.
-        alpha: mix of ``h`` and ``u``; ``> 1`` leaks past ``h`` with slope ``(1 - alpha) u'``. Default: $alpha.
-        c: noise scale, > 0 (a float, or a 0-d tensor such as ``c * noise_scale``; not differentiated). Default: $c.
+        alpha: mix of ``h`` and ``u``; ``> 1`` leaks past ``h`` with slope ``(1 - alpha) u'``. Default: 1.15.
+        c: noise scale, > 0 (a float, or a 0-d tensor such as ``c * noise_scale``; not differentiated). Default: 0.5.
         p: slope of the noise sigmoid; a float or a tensor broadcastable to ``x`` (learnable). Default: 1.
         half_normal: use :math:`|\xi|` (NANIS). Default: ``False``.
         generator: source of the noise key; default the global generator.
@@ -88,24 +61,131 @@ _DOC = Template(r"""
     Paper: Gulcehre et al., "Noisy Activation Functions", ICML 2016, arXiv:1603.00391 (NAN).
 
     Examples:
-        >>> $name(torch.tensor([$example_in]), training=False)
-        tensor([$example_out])
-    """)
+        >>> noisy_hard_tanh(torch.tensor([-3.0, 0.5, 3.0]), training=False)
+        tensor([-0.7000,  0.5000,  0.7000])
+    """
+    return apply_noisy("noisy_hard_tanh", x, unit="hard_tanh", mode="nan", training=training, alpha=alpha, c=c,
+                       p=p, half_normal=half_normal, generator=generator)
 
-_HARD = "zero where ``h`` is linear, so there is no noise there"
-_SOFT = "nonzero everywhere but at 0, growing with saturation"
-for _fn, _summary, _delta, _alpha, _c, _ex_in, _ex_out in (
-    (noisy_hard_tanh, "Noisy hard-tanh, noise on the output (NAN): ``h = clip(x, -1, 1)``, ``u = x``.",
-     _HARD, 1.15, 0.5, "-3.0, 0.5, 3.0", "-0.7000,  0.5000,  0.7000"),
-    (noisy_hard_sigmoid, "Noisy hard-sigmoid, noise on the output (NAN): ``h = clip(x/4 + 1/2, 0, 1)``, "
-     "``u = x/4 + 1/2``.", _HARD, 1.1, 0.15, "-4.0, 1.0, 4.0", "0.0500, 0.7500, 0.9500"),
-    (noisy_tanh, "Noisy tanh, noise on the output (NAN): ``h = tanh``, ``u = x``.", _SOFT, 1.15, 0.5,
-     "-3.0, 0.0, 3.0", "-0.6943,  0.0000,  0.6943"),
-    (noisy_sigmoid, "Noisy sigmoid, noise on the output (NAN): ``h = sigmoid``, ``u = x/4 + 1/2``.", _SOFT,
-     1.1, 0.15, "-4.0, 0.0, 4.0", "0.0698, 0.5000, 0.9302"),
-):
-    _fn.__doc__ = _summary + _DOC.substitute(delta=_delta, alpha=_alpha, c=_c, name=_fn.__name__, example_in=_ex_in,
-                                         example_out=_ex_out)
+
+def noisy_hard_sigmoid(x: Tensor, /, *, training: bool, alpha: float = 1.1, c: float | Tensor = 0.15,
+                       p: float | Tensor = 1.0, half_normal: bool = False,
+                       generator: torch.Generator | None = None) -> Tensor:
+    r"""Noisy hard-sigmoid, noise on the output (NAN): ``h = clip(x/4 + 1/2, 0, 1)``, ``u = x/4 + 1/2``.
+
+    .. math::
+        \phi(x, \xi) = \alpha h(x) + (1 - \alpha) u(x) + d(x)\,\sigma(x)\,\xi, \qquad
+        d(x) = -\mathrm{sgn}(x)\,\mathrm{sgn}(1 - \alpha), \qquad
+        \sigma(x) = c\,\bigl(\mathrm{sigmoid}(p\,\Delta(x)) - \tfrac12\bigr)^2
+
+    with :math:`\Delta = h(x) - u(x)` (zero where ``h`` is linear, so there is no noise there),
+    :math:`\xi \sim N(0, 1)` or, with ``half_normal=True`` (the paper's half-normal variant),
+    :math:`|\xi|`, which ``d(x)`` points at ``h(x)`` from the leaky mix (``alpha > 1``) or into
+    the range of ``h`` (``alpha <= 1``; the paper's ``d`` is 0 at ``alpha = 1``, we take the
+    ``alpha < 1`` branch). In eval mode the noise is replaced by its expectation: 0, or
+    :math:`E|\xi| = \sqrt{2/\pi}` for half-normal noise.
+
+    Args:
+        x: input of any shape (at most 2**31 - 1 elements in training).
+        training: draw noise (``True``) or use its expectation (``False``); required.
+        alpha: mix of ``h`` and ``u``; ``> 1`` leaks past ``h`` with slope ``(1 - alpha) u'``. Default: 1.1.
+        c: noise scale, > 0 (a float, or a 0-d tensor such as ``c * noise_scale``; not differentiated). Default: 0.15.
+        p: slope of the noise sigmoid; a float or a tensor broadcastable to ``x`` (learnable). Default: 1.
+        half_normal: use :math:`|\xi|` (NANIS). Default: ``False``.
+        generator: source of the noise key; default the global generator.
+
+    Raises:
+        ValueError: ``c <= 0`` or a non-finite ``alpha``, ``c`` or ``p``; ``p`` not broadcastable to ``x``.
+        TypeError: a non-bool ``training`` or ``half_normal``.
+
+    Paper: Gulcehre et al., "Noisy Activation Functions", ICML 2016, arXiv:1603.00391 (NAN).
+
+    Examples:
+        >>> noisy_hard_sigmoid(torch.tensor([-4.0, 1.0, 4.0]), training=False)
+        tensor([0.0500, 0.7500, 0.9500])
+    """
+    return apply_noisy("noisy_hard_sigmoid", x, unit="hard_sigmoid", mode="nan", training=training, alpha=alpha,
+                       c=c, p=p, half_normal=half_normal, generator=generator)
+
+
+def noisy_tanh(x: Tensor, /, *, training: bool, alpha: float = 1.15, c: float | Tensor = 0.5,
+               p: float | Tensor = 1.0, half_normal: bool = False,
+               generator: torch.Generator | None = None) -> Tensor:
+    r"""Noisy tanh, noise on the output (NAN): ``h = tanh``, ``u = x``.
+
+    .. math::
+        \phi(x, \xi) = \alpha h(x) + (1 - \alpha) u(x) + d(x)\,\sigma(x)\,\xi, \qquad
+        d(x) = -\mathrm{sgn}(x)\,\mathrm{sgn}(1 - \alpha), \qquad
+        \sigma(x) = c\,\bigl(\mathrm{sigmoid}(p\,\Delta(x)) - \tfrac12\bigr)^2
+
+    with :math:`\Delta = h(x) - u(x)` (nonzero everywhere but at 0, growing with saturation),
+    :math:`\xi \sim N(0, 1)` or, with ``half_normal=True`` (the paper's half-normal variant),
+    :math:`|\xi|`, which ``d(x)`` points at ``h(x)`` from the leaky mix (``alpha > 1``) or into
+    the range of ``h`` (``alpha <= 1``; the paper's ``d`` is 0 at ``alpha = 1``, we take the
+    ``alpha < 1`` branch). In eval mode the noise is replaced by its expectation: 0, or
+    :math:`E|\xi| = \sqrt{2/\pi}` for half-normal noise.
+
+    Args:
+        x: input of any shape (at most 2**31 - 1 elements in training).
+        training: draw noise (``True``) or use its expectation (``False``); required.
+        alpha: mix of ``h`` and ``u``; ``> 1`` leaks past ``h`` with slope ``(1 - alpha) u'``. Default: 1.15.
+        c: noise scale, > 0 (a float, or a 0-d tensor such as ``c * noise_scale``; not differentiated). Default: 0.5.
+        p: slope of the noise sigmoid; a float or a tensor broadcastable to ``x`` (learnable). Default: 1.
+        half_normal: use :math:`|\xi|` (NANIS). Default: ``False``.
+        generator: source of the noise key; default the global generator.
+
+    Raises:
+        ValueError: ``c <= 0`` or a non-finite ``alpha``, ``c`` or ``p``; ``p`` not broadcastable to ``x``.
+        TypeError: a non-bool ``training`` or ``half_normal``.
+
+    Paper: Gulcehre et al., "Noisy Activation Functions", ICML 2016, arXiv:1603.00391 (NAN).
+
+    Examples:
+        >>> noisy_tanh(torch.tensor([-3.0, 0.0, 3.0]), training=False)
+        tensor([-0.6943,  0.0000,  0.6943])
+    """
+    return apply_noisy("noisy_tanh", x, unit="tanh", mode="nan", training=training, alpha=alpha, c=c, p=p,
+                       half_normal=half_normal, generator=generator)
+
+
+def noisy_sigmoid(x: Tensor, /, *, training: bool, alpha: float = 1.1, c: float | Tensor = 0.15,
+                  p: float | Tensor = 1.0, half_normal: bool = False,
+                  generator: torch.Generator | None = None) -> Tensor:
+    r"""Noisy sigmoid, noise on the output (NAN): ``h = sigmoid``, ``u = x/4 + 1/2``.
+
+    .. math::
+        \phi(x, \xi) = \alpha h(x) + (1 - \alpha) u(x) + d(x)\,\sigma(x)\,\xi, \qquad
+        d(x) = -\mathrm{sgn}(x)\,\mathrm{sgn}(1 - \alpha), \qquad
+        \sigma(x) = c\,\bigl(\mathrm{sigmoid}(p\,\Delta(x)) - \tfrac12\bigr)^2
+
+    with :math:`\Delta = h(x) - u(x)` (nonzero everywhere but at 0, growing with saturation),
+    :math:`\xi \sim N(0, 1)` or, with ``half_normal=True`` (the paper's half-normal variant),
+    :math:`|\xi|`, which ``d(x)`` points at ``h(x)`` from the leaky mix (``alpha > 1``) or into
+    the range of ``h`` (``alpha <= 1``; the paper's ``d`` is 0 at ``alpha = 1``, we take the
+    ``alpha < 1`` branch). In eval mode the noise is replaced by its expectation: 0, or
+    :math:`E|\xi| = \sqrt{2/\pi}` for half-normal noise.
+
+    Args:
+        x: input of any shape (at most 2**31 - 1 elements in training).
+        training: draw noise (``True``) or use its expectation (``False``); required.
+        alpha: mix of ``h`` and ``u``; ``> 1`` leaks past ``h`` with slope ``(1 - alpha) u'``. Default: 1.1.
+        c: noise scale, > 0 (a float, or a 0-d tensor such as ``c * noise_scale``; not differentiated). Default: 0.15.
+        p: slope of the noise sigmoid; a float or a tensor broadcastable to ``x`` (learnable). Default: 1.
+        half_normal: use :math:`|\xi|` (NANIS). Default: ``False``.
+        generator: source of the noise key; default the global generator.
+
+    Raises:
+        ValueError: ``c <= 0`` or a non-finite ``alpha``, ``c`` or ``p``; ``p`` not broadcastable to ``x``.
+        TypeError: a non-bool ``training`` or ``half_normal``.
+
+    Paper: Gulcehre et al., "Noisy Activation Functions", ICML 2016, arXiv:1603.00391 (NAN).
+
+    Examples:
+        >>> noisy_sigmoid(torch.tensor([-4.0, 0.0, 4.0]), training=False)
+        tensor([0.0698, 0.5000, 0.9302])
+    """
+    return apply_noisy("noisy_sigmoid", x, unit="sigmoid", mode="nan", training=training, alpha=alpha, c=c, p=p,
+                       half_normal=half_normal, generator=generator)
 
 
 class _NANModule(NoisyActivation):
