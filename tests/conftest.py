@@ -8,6 +8,12 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import pytest
 import torch
+from hypothesis import settings
+
+# One profile for every property test: deterministic draws (a failure reproduces on every machine,
+# CI included) and no per-example deadline (2 shared cores make timings meaningless).
+settings.register_profile("actlab", deadline=None, derandomize=True, print_blob=True)
+settings.load_profile("actlab")
 
 
 @pytest.fixture(autouse=True)

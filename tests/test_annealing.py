@@ -20,8 +20,13 @@ from actlab.noisy.annealing import (
 
 
 def _model():
-    return nn.Sequential(nn.Linear(3, 8), actlab.create("noisy_hard_tanh"), nn.Linear(8, 8),
-                         actlab.create("noisy_input_hard_sigmoid"), nn.Linear(8, 2))
+    return nn.Sequential(
+        nn.Linear(3, 8),
+        actlab.create("noisy_hard_tanh"),
+        nn.Linear(8, 8),
+        actlab.create("noisy_input_hard_sigmoid"),
+        nn.Linear(8, 2),
+    )
 
 
 def _scales(model):
@@ -51,8 +56,9 @@ def test_paper_schedule_sets_the_same_absolute_c_on_units_with_different_default
             assert float(unit.c * unit.noise_scale) == pytest.approx(expected, rel=1e-6)
 
 
-@pytest.mark.parametrize("name", ["noisy_hard_tanh", "noisy_hard_sigmoid", "noisy_input_hard_tanh",
-                                  "noisy_input_hard_sigmoid"])
+@pytest.mark.parametrize(
+    "name", ["noisy_hard_tanh", "noisy_hard_sigmoid", "noisy_input_hard_tanh", "noisy_input_hard_sigmoid"]
+)
 def test_annealing_to_zero_recovers_the_deterministic_unit(name):
     unit = actlab.create(name, c=5.0).double()
     LinearNoiseAnnealing(unit, start=1.0, end=0.0, total_steps=1).step()
@@ -65,7 +71,8 @@ def test_annealing_to_zero_recovers_the_deterministic_unit(name):
     (g_eval,) = torch.autograd.grad(y_eval.sum(), x)
     assert torch.equal(y_train, y_eval) and torch.equal(g_train, g_eval)
     k, b, lo, hi, alpha = {"tanh": (1.0, 0.0, -1.0, 1.0), "sigmoid": (0.25, 0.5, 0.0, 1.0)}[name.rsplit("_", 1)[1]] + (
-        getattr(unit, "alpha", 1.0),)
+        getattr(unit, "alpha", 1.0),
+    )
     u = k * x.detach() + b
     torch.testing.assert_close(y_train, alpha * torch.clamp(u, lo, hi) + (1 - alpha) * u, atol=1e-15, rtol=0)
 
@@ -98,8 +105,15 @@ def test_a_resumed_schedule_matches_an_uninterrupted_one():
     gen = torch.Generator().manual_seed(2)
     first = run(model, sched, opt, 4, gen)
     buf = io.BytesIO()
-    torch.save({"model": model.state_dict(), "sched": sched.state_dict(), "rng": torch.get_rng_state(),
-                "gen": gen.get_state()}, buf)
+    torch.save(
+        {
+            "model": model.state_dict(),
+            "sched": sched.state_dict(),
+            "rng": torch.get_rng_state(),
+            "gen": gen.get_state(),
+        },
+        buf,
+    )
     buf.seek(0)
     ckpt = torch.load(buf)
     model2, sched2, _ = fresh()
@@ -116,7 +130,9 @@ def test_a_resumed_schedule_matches_an_uninterrupted_one():
 
 
 def test_errors():
-    with pytest.raises(ValueError, match=r"LinearNoiseAnnealing: `model` must be a module containing noisy activations, got 'Linear'"):
+    with pytest.raises(
+        ValueError, match=r"LinearNoiseAnnealing: `model` must be a module containing noisy activations, got 'Linear'"
+    ):
         LinearNoiseAnnealing(nn.Linear(2, 2), total_steps=3)
     m = _model()
     with pytest.raises(ValueError, match=r"`total_steps` must be an int >= 1, got 0"):

@@ -58,8 +58,9 @@ def test_bench_ops_json_has_ratios_to_relu():
 def test_bench_ops_scale_is_validated_and_shown():
     res = runner.invoke(app, ["bench-ops", "relu", "--numel", "256", "--scale", "0", "--min-run-time", "0.01"])
     assert res.exit_code == 2 and "`scale` must be > 0, got 0.0" in res.output
-    res = runner.invoke(app, ["bench-ops", "hardtanh", "--numel", "256", "--scale", "0.3", "--min-run-time", "0.01",
-                              "--markdown"])
+    res = runner.invoke(
+        app, ["bench-ops", "hardtanh", "--numel", "256", "--scale", "0.3", "--min-run-time", "0.01", "--markdown"]
+    )
     assert res.exit_code == 0 and "scale=0.3" in res.output
 
 

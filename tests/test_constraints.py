@@ -7,8 +7,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 from scipy.optimize import linprog
 
 from actlab.constraints import (
@@ -87,12 +86,15 @@ def test_many_generators_warn_with_the_count():
         v_representation(np.vstack([np.eye(2), -np.eye(2)]), np.ones(4), warn_above=3)
 
 
-@pytest.mark.parametrize(("A", "b", "match"), [
-    ([[1.0, np.nan]], None, r"`A` must be finite"),
-    ([1.0, 2.0], None, r"`A` must be a 2-D array"),
-    ([[1.0, 2.0]], [1.0, 2.0], r"`b` must be of shape \(1,\)"),
-    ([[1.0, 2.0]], [np.inf], r"`b` must be finite"),
-])
+@pytest.mark.parametrize(
+    ("A", "b", "match"),
+    [
+        ([[1.0, np.nan]], None, r"`A` must be finite"),
+        ([1.0, 2.0], None, r"`A` must be a 2-D array"),
+        ([[1.0, 2.0]], [1.0, 2.0], r"`b` must be of shape \(1,\)"),
+        ([[1.0, 2.0]], [np.inf], r"`b` must be finite"),
+    ],
+)
 def test_bad_constraints_raise(A, b, match):
     with pytest.raises(ValueError, match=match):
         v_representation(A, b)
@@ -108,8 +110,13 @@ def _layer(A, b, in_features, nonneg, dtype):
 
 
 @SETTINGS
-@given(seed=st.integers(0, 2**32 - 1), with_b=st.booleans(), log_scale=st.integers(-3, 6),
-       nonneg=st.sampled_from(["relu", "abs"]), dtype=st.sampled_from([torch.float32, torch.float64]))
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    with_b=st.booleans(),
+    log_scale=st.integers(-3, 6),
+    nonneg=st.sampled_from(["relu", "abs"]),
+    dtype=st.sampled_from([torch.float32, torch.float64]),
+)
 def test_every_output_satisfies_the_constraints(seed, with_b, log_scale, nonneg, dtype):
     A, b = random_system(seed, with_b)
     rep = v_representation(A, b)
@@ -249,22 +256,34 @@ def test_onnx_export_matches_eager(tmp_path):
     x = torch.randn(5, 4)
     torch.onnx.export(layer, (x,), str(tmp_path / "p.onnx"), dynamo=True, verbose=False)
     (y,) = ort.InferenceSession(str(tmp_path / "p.onnx"), providers=["CPUExecutionProvider"]).run(
-        None, {"x": x.numpy()})
+        None, {"x": x.numpy()}
+    )
     np.testing.assert_allclose(y, layer(x).detach().numpy(), atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize(("build", "exc", "match"), [
-    (lambda: ConeLayer(3, [[1.0], [-1.0]]), ValueError, r"ConeLayer: `A` must be .*more than one point, got .*only \{0\}"),
-    (lambda: PolyhedronLayer(3, [[1.0], [-1.0]], [-1.0, -1.0]), ValueError, r"PolyhedronLayer: .*non-empty feasible set"),
-    (lambda: PolyhedronLayer(3, [[1.0], [-1.0]], [1.0, -1.0]), ValueError, r"single point \[1.0\]"),
-    (lambda: PolyhedronLayer(3, [[1.0]], None), ValueError, r"`b` must be an array"),
-    (lambda: ConeLayer(3, [[1.0, np.inf]]), ValueError, r"ConeLayer: `A` must be finite"),
-    (lambda: ConeLayer(3, [[[1.0]]]), ValueError, r"`A` must be a 2-D array"),
-    (lambda: ConeLayer(0, [[1.0]]), ValueError, r"`in_features` must be an int >= 1, got 0"),
-    (lambda: ConeLayer(3, [[1.0]], nonneg="softplus"), ValueError, r"`nonneg` must be one of 'relu', 'abs'"),
-    (lambda: ConeLayer(3, [[1.0]], max_norm=0.0), ValueError, r"`max_norm` must be > 0, got 0.0"),
-    (lambda: ConeLayer(3, "A"), TypeError, r"`A` must be a real 2-D array"),
-])
+@pytest.mark.parametrize(
+    ("build", "exc", "match"),
+    [
+        (
+            lambda: ConeLayer(3, [[1.0], [-1.0]]),
+            ValueError,
+            r"ConeLayer: `A` must be .*more than one point, got .*only \{0\}",
+        ),
+        (
+            lambda: PolyhedronLayer(3, [[1.0], [-1.0]], [-1.0, -1.0]),
+            ValueError,
+            r"PolyhedronLayer: .*non-empty feasible set",
+        ),
+        (lambda: PolyhedronLayer(3, [[1.0], [-1.0]], [1.0, -1.0]), ValueError, r"single point \[1.0\]"),
+        (lambda: PolyhedronLayer(3, [[1.0]], None), ValueError, r"`b` must be an array"),
+        (lambda: ConeLayer(3, [[1.0, np.inf]]), ValueError, r"ConeLayer: `A` must be finite"),
+        (lambda: ConeLayer(3, [[[1.0]]]), ValueError, r"`A` must be a 2-D array"),
+        (lambda: ConeLayer(0, [[1.0]]), ValueError, r"`in_features` must be an int >= 1, got 0"),
+        (lambda: ConeLayer(3, [[1.0]], nonneg="softplus"), ValueError, r"`nonneg` must be one of 'relu', 'abs'"),
+        (lambda: ConeLayer(3, [[1.0]], max_norm=0.0), ValueError, r"`max_norm` must be > 0, got 0.0"),
+        (lambda: ConeLayer(3, "A"), TypeError, r"`A` must be a real 2-D array"),
+    ],
+)
 def test_bad_layer_arguments_raise(build, exc, match):
     with pytest.raises(exc, match=match):
         build()

@@ -53,7 +53,8 @@ def test_experiment_writes_its_files(tmp_path, monkeypatch):
     monkeypatch.setitem(exp.SIZES, False, (2, 64))
     res = run_experiment("constraints", tmp_path, seeds=1)
     assert {"report.md", "results.json", "constraints_samples.png", "constraints_violations.png"} <= {
-        p.name for p in tmp_path.iterdir()}
+        p.name for p in tmp_path.iterdir()
+    }
     assert res["summary"]["constrained"]["sample_violation_frac"][0] == 0.0
     assert res["summary"]["unconstrained"]["projected_violation_frac"][0] == 0.0
     assert json.loads((tmp_path / "results.json").read_text())["seeds"] == 1
@@ -68,8 +69,22 @@ def test_bench_records_and_cli():
     assert torch.get_num_threads() == before
     assert r.n_generators == 5 and r.layer_max_violation <= 1e-6 and r.admm_max_violation <= 1e-6
     assert r.speedup_vs_cvxpy == r.cvxpy_ms / r.layer_ms
-    out = CliRunner().invoke(app, ["bench-constraints", "4x3", "--batch", "8", "--cvxpy-samples", "2",
-                                   "--min-run-time", "0.01", "--threads", "1", "--json"])
+    out = CliRunner().invoke(
+        app,
+        [
+            "bench-constraints",
+            "4x3",
+            "--batch",
+            "8",
+            "--cvxpy-samples",
+            "2",
+            "--min-run-time",
+            "0.01",
+            "--threads",
+            "1",
+            "--json",
+        ],
+    )
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)[0]["m"] == 3
     bad = CliRunner().invoke(app, ["bench-constraints", "4by3"])

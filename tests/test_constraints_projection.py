@@ -5,8 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, assume, given, settings, strategies as st
 
 from actlab.constraints import ConeLayer, PolyhedronLayer, max_violation, project, v_representation
 from test_constraints import random_system
@@ -68,15 +67,22 @@ def test_max_violation_absolute_and_relative():
     assert max_violation(1e6 * z, A, relative=True)[0] == max_violation(z, A, relative=True)[0]
 
 
-@pytest.mark.parametrize(("call", "exc", "match"), [
-    (lambda: project(torch.zeros(2, 1), [[1.0], [-1.0]], [-1.0, -1.0]), ValueError, r"project: .*non-empty feasible set"),
-    (lambda: project(torch.zeros(2, 3), [[1.0, 0.0]]), ValueError, r"`x` must be of shape \(\*, 2\)"),
-    (lambda: project(torch.tensor([[np.nan, 0.0]]), [[1.0, 0.0]]), ValueError, r"`x` must be finite"),
-    (lambda: project(torch.zeros(1, 2, dtype=torch.int64), [[1.0, 0.0]]), TypeError, r"`x` must be a floating"),
-    (lambda: project(torch.zeros(1, 2), [[1.0, 0.0]], method="qp"), ValueError, r"`method` must be one of"),
-    (lambda: project(torch.zeros(1, 2), [[1.0, 0.0]], tol=0.0), ValueError, r"`tol` must be > 0"),
-    (lambda: max_violation(torch.zeros(1, 3), [[1.0, 0.0]]), ValueError, r"max_violation: `z` must be of shape"),
-])
+@pytest.mark.parametrize(
+    ("call", "exc", "match"),
+    [
+        (
+            lambda: project(torch.zeros(2, 1), [[1.0], [-1.0]], [-1.0, -1.0]),
+            ValueError,
+            r"project: .*non-empty feasible set",
+        ),
+        (lambda: project(torch.zeros(2, 3), [[1.0, 0.0]]), ValueError, r"`x` must be of shape \(\*, 2\)"),
+        (lambda: project(torch.tensor([[np.nan, 0.0]]), [[1.0, 0.0]]), ValueError, r"`x` must be finite"),
+        (lambda: project(torch.zeros(1, 2, dtype=torch.int64), [[1.0, 0.0]]), TypeError, r"`x` must be a floating"),
+        (lambda: project(torch.zeros(1, 2), [[1.0, 0.0]], method="qp"), ValueError, r"`method` must be one of"),
+        (lambda: project(torch.zeros(1, 2), [[1.0, 0.0]], tol=0.0), ValueError, r"`tol` must be > 0"),
+        (lambda: max_violation(torch.zeros(1, 3), [[1.0, 0.0]]), ValueError, r"max_violation: `z` must be of shape"),
+    ],
+)
 def test_bad_projection_arguments_raise(call, exc, match):
     with pytest.raises(exc, match=match):
         call()

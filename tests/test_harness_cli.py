@@ -16,8 +16,19 @@ runner = CliRunner()
 
 def test_compare_prints_the_table_and_writes_the_report(tmp_path):
     out = tmp_path / "run"
-    args = ["compare", "--acts", "relu,prelu(init=0.1)", "--seeds", "2", "--epochs", "1", "--max-train", "256",
-            "--out", str(out)]
+    args = [
+        "compare",
+        "--acts",
+        "relu,prelu(init=0.1)",
+        "--seeds",
+        "2",
+        "--epochs",
+        "1",
+        "--max-train",
+        "256",
+        "--out",
+        str(out),
+    ]
     res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     assert "prelu(init=0.1)" in res.output and "report:" in res.output

@@ -21,14 +21,18 @@ GRID = dict(task="mnist1d", acts=["relu", "gelu"], seeds=2, config=CFG, max_trai
 
 def _cells(result_json):
     data = json.loads(result_json.read_text())
-    return {(c["act"], c["seed"]): [{k: v for k, v in h.items() if k != "seconds"} for h in c["history"]]
-            for c in data["cells"]}
+    return {
+        (c["act"], c["seed"]): [{k: v for k, v in h.items() if k != "seconds"} for h in c["history"]]
+        for c in data["cells"]
+    }
 
 
 def test_split_specs_respects_parentheses_and_quotes():
     assert split_specs("relu,gelu") == ["relu", "gelu"]
     assert split_specs("slaf(degree=4, init='a,b'), noisy_hard_tanh(c=0.5)") == [
-        "slaf(degree=4, init='a,b')", "noisy_hard_tanh(c=0.5)"]
+        "slaf(degree=4, init='a,b')",
+        "noisy_hard_tanh(c=0.5)",
+    ]
     with pytest.raises(ValueError, match="split_specs: `text` must be balanced parentheses"):
         split_specs("relu,terelu(mu=2.0")
 
@@ -44,13 +48,25 @@ def test_paired_test_matches_scipy_and_is_undefined_when_it_must_be():
 
 def test_compare_writes_tables_plots_and_report(tmp_path):
     out = tmp_path / "run"
-    res = compare(task="mnist1d", acts="relu,terelu(mu=2.0)", out_dir=out, seeds=2, config=CFG,
-                  max_train=512, max_test=256, tensorboard=True)
+    res = compare(
+        task="mnist1d",
+        acts="relu,terelu(mu=2.0)",
+        out_dir=out,
+        seeds=2,
+        config=CFG,
+        max_train=512,
+        max_test=256,
+        tensorboard=True,
+    )
     for name in ("results.csv", "results.json", "learning_curves.png", "learned_activations.png", "report.md"):
         assert (out / name).stat().st_size > 0, name
     rows = list(csv.DictReader((out / "results.csv").read_text().splitlines()))
-    assert [(r["act"], r["seed"]) for r in rows] == [("relu", "0"), ("relu", "1"),
-                                                     ("terelu(mu=2.0)", "0"), ("terelu(mu=2.0)", "1")]
+    assert [(r["act"], r["seed"]) for r in rows] == [
+        ("relu", "0"),
+        ("relu", "1"),
+        ("terelu(mu=2.0)", "0"),
+        ("terelu(mu=2.0)", "1"),
+    ]
     summary = {r["act"]: r for r in res.summary}
     accs = [float(r["test_acc"]) for r in rows if r["act"] == "terelu(mu=2.0)"]
     assert summary["terelu(mu=2.0)"]["test_acc_mean"] == pytest.approx(np.mean(accs))
@@ -105,14 +121,17 @@ def test_parallel_jobs_give_the_same_results_as_serial(tmp_path):
             assert a == pytest.approx(b, rel=1e-4)
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"acts": "relu,reul"}, "unknown activation 'reul' \\(did you mean 'relu'"),
-    ({"acts": "relu,terelu(alpha=-1)"}, "TERELU: `alpha` must be > 0, got -1"),
-    ({"task": "mnist2d"}, "load_task: `name` must be one of"),
-    ({"task": "npz", "path": "/nonexistent/data.npz"}, "load_task: `path` must be an existing .npz file"),
-    ({"acts": "relu,relu"}, "compare: `acts` must be distinct specs"),
-    ({"model": "cnn2d"}, "cnn2d needs \\(H, W\\)"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"acts": "relu,reul"}, "unknown activation 'reul' \\(did you mean 'relu'"),
+        ({"acts": "relu,terelu(alpha=-1)"}, "TERELU: `alpha` must be > 0, got -1"),
+        ({"task": "mnist2d"}, "load_task: `name` must be one of"),
+        ({"task": "npz", "path": "/nonexistent/data.npz"}, "load_task: `path` must be an existing .npz file"),
+        ({"acts": "relu,relu"}, "compare: `acts` must be distinct specs"),
+        ({"model": "cnn2d"}, "cnn2d needs \\(H, W\\)"),
+    ],
+)
 def test_errors_come_before_any_training(tmp_path, kwargs, message):
     args = {"task": "mnist1d", "acts": "relu,gelu", "seeds": 1, "config": CFG, **kwargs}
     with pytest.raises(ValueError, match=message):

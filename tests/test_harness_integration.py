@@ -15,8 +15,16 @@ from actlab.harness.trainer import TrainConfig, train
 
 def _small(task, n_train=256, n_test=128):
     d = task.data
-    return replace(task, data=replace(d, x_train=d.x_train[:n_train], y_train=d.y_train[:n_train],
-                                      x_test=d.x_test[:n_test], y_test=d.y_test[:n_test]))
+    return replace(
+        task,
+        data=replace(
+            d,
+            x_train=d.x_train[:n_train],
+            y_train=d.y_train[:n_train],
+            x_test=d.x_test[:n_test],
+            y_test=d.y_test[:n_test],
+        ),
+    )
 
 
 def test_gated_rnn_puts_the_activation_in_the_lstm_gates():

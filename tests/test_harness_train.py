@@ -21,8 +21,16 @@ def _small(task, n_train=512, n_test=256):
     from dataclasses import replace
 
     d = task.data
-    return replace(task, data=replace(d, x_train=d.x_train[:n_train], y_train=d.y_train[:n_train],
-                                      x_test=d.x_test[:n_test], y_test=d.y_test[:n_test]))
+    return replace(
+        task,
+        data=replace(
+            d,
+            x_train=d.x_train[:n_train],
+            y_train=d.y_train[:n_train],
+            x_test=d.x_test[:n_test],
+            y_test=d.y_test[:n_test],
+        ),
+    )
 
 
 def test_synthetic_tasks_are_deterministic_and_correct():
@@ -42,9 +50,13 @@ def test_synthetic_tasks_are_deterministic_and_correct():
 def test_every_model_that_fits_the_task_maps_to_its_outputs(task_name):
     task = load_task(task_name)
     x = task.data.x_train[:5]
-    fits = [m for m in MODELS if not (task.out_steps and m != "rnn")
-            and not (m == "cnn2d" and len(task.input_shape) not in (2, 3))
-            and not (m == "cnn1d" and len(task.input_shape) not in (1, 2))]
+    fits = [
+        m
+        for m in MODELS
+        if not (task.out_steps and m != "rnn")
+        and not (m == "cnn2d" and len(task.input_shape) not in (2, 3))
+        and not (m == "cnn1d" and len(task.input_shape) not in (1, 2))
+    ]
     assert task.default_model in fits
     for name in fits:
         out = build_model(name, task, "gelu")(x)
@@ -157,13 +169,16 @@ def test_early_stop_and_schedules():
     assert [r["lr"] for r in stepped.history] == [1e-3, 1e-3, 5e-4]
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"optim": "rmsprop"}, "TrainConfig: `optim` must be one of 'sgd', 'adam', 'adamw'"),
-    ({"optim": "sgd+lookahead"}, "must be '<optimizer>' or '<optimizer>\\+gaf"),
-    ({"schedule": "linear"}, "`schedule` must be one of 'none', 'cosine', 'step'"),
-    ({"epochs": 0}, "TrainConfig: `epochs` must be an int >= 1, got 0"),
-    ({"lr": -1.0}, "TrainConfig: `lr` must be > 0, got -1.0"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"optim": "rmsprop"}, "TrainConfig: `optim` must be one of 'sgd', 'adam', 'adamw'"),
+        ({"optim": "sgd+lookahead"}, "must be '<optimizer>' or '<optimizer>\\+gaf"),
+        ({"schedule": "linear"}, "`schedule` must be one of 'none', 'cosine', 'step'"),
+        ({"epochs": 0}, "TrainConfig: `epochs` must be an int >= 1, got 0"),
+        ({"lr": -1.0}, "TrainConfig: `lr` must be > 0, got -1.0"),
+    ],
+)
 def test_bad_train_config_is_a_clear_error(kwargs, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**kwargs)
@@ -179,8 +194,13 @@ def test_bad_data_is_a_clear_error(tmp_path):
     np.savez(tmp_path / "bad.npz", x_train=np.zeros((4, 3)), y_train=np.zeros(4, dtype=int))
     with pytest.raises(ValueError, match="missing x_test, y_test"):
         load_task("npz", path=tmp_path / "bad.npz")
-    np.savez(tmp_path / "bad2.npz", x_train=np.zeros((4, 3)), y_train=np.zeros(3, dtype=int),
-             x_test=np.zeros((2, 3)), y_test=np.zeros(2, dtype=int))
+    np.savez(
+        tmp_path / "bad2.npz",
+        x_train=np.zeros((4, 3)),
+        y_train=np.zeros(3, dtype=int),
+        x_test=np.zeros((2, 3)),
+        y_test=np.zeros(2, dtype=int),
+    )
     with pytest.raises(ValueError, match="`y_train` must be a 1-D array of 4 labels"):
         load_task("npz", path=tmp_path / "bad2.npz")
     (tmp_path / "junk.npz").write_text("not a zip")

@@ -31,9 +31,14 @@ def _run_folder(tmp_path, act="terelu"):
     torch.save(net.state_dict(), tmp_path / "model_initial.pt")
     mon = Monitor(net)
     with mon:
-        train_classifier(net, data, epochs=3, batch_size=32,
-                         optimizer=lambda p: torch.optim.Adam(p, lr=0.05),
-                         callbacks=[mon.logger(tmp_path / "monitor.csv")])
+        train_classifier(
+            net,
+            data,
+            epochs=3,
+            batch_size=32,
+            optimizer=lambda p: torch.optim.Adam(p, lr=0.05),
+            callbacks=[mon.logger(tmp_path / "monitor.csv")],
+        )
     torch.save(net.state_dict(), tmp_path / "model_final.pt")
     (tmp_path / "config.json").write_text(json.dumps({"model": "mlp", "act": act}))
     return tmp_path

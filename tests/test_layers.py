@@ -125,7 +125,7 @@ def _circle(edges: dict[str, set[str]]) -> list[str] | None:
             if m.startswith(t + ".") or t == "actlab":
                 continue  # a module imports its parent packages too: not a circle
             if state.get(t) == 1:
-                return [*stack[stack.index(t):], t]
+                return [*stack[stack.index(t) :], t]
             if t not in state and (found := visit(t, [*stack, t])):
                 return found
         state[m] = 2

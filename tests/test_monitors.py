@@ -47,7 +47,9 @@ def test_declared_mask_and_derivative_default():
     expected = (1 - torch.tanh(x) ** 2) < 1e-2
     assert torch.equal(saturation_mask(nn.Tanh(), x), expected)
     assert bool(expected.any()) and not bool(expected.all())
-    assert torch.equal(default_saturation(nn.Sigmoid(), x, threshold=0.2), torch.sigmoid(x) * (1 - torch.sigmoid(x)) < 0.2)
+    assert torch.equal(
+        default_saturation(nn.Sigmoid(), x, threshold=0.2), torch.sigmoid(x) * (1 - torch.sigmoid(x)) < 0.2
+    )
 
 
 def test_derivative_default_leaves_rng_untouched():
@@ -120,8 +122,7 @@ def test_logger_with_train_classifier_writes_csv_and_tensorboard(tmp_path):
     writer = Writer()
     mon = Monitor(net)
     with mon:
-        train_classifier(net, data, epochs=3, batch_size=16,
-                         callbacks=[mon.logger(tmp_path / "monitor.csv", writer)])
+        train_classifier(net, data, epochs=3, batch_size=16, callbacks=[mon.logger(tmp_path / "monitor.csv", writer)])
     with (tmp_path / "monitor.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert tuple(rows[0]) == CSV_COLUMNS

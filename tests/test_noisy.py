@@ -11,8 +11,6 @@ import torch
 
 import actlab
 from actlab.core.fused import FUSE_MIN_NUMEL
-from actlab.noisy import core as noisy_core
-from actlab.noisy.noise import draw_key, standard_normal
 from actlab.functional import (
     noisy_hard_sigmoid,
     noisy_hard_tanh,
@@ -23,6 +21,8 @@ from actlab.functional import (
     noisy_sigmoid,
     noisy_tanh,
 )
+from actlab.noisy import core as noisy_core
+from actlab.noisy.noise import draw_key, standard_normal
 
 # name -> (function, (k, b, lo, hi), is NAN, linear-region half-width, default alpha); soft units
 # have lo = hi = None (h = tanh or sigmoid) and use the half-width only to place test inputs.
@@ -85,7 +85,12 @@ def test_matches_autograd_of_the_paper_formula(name, half, training):
     g = torch.randn(x.shape, generator=_gen(2), dtype=torch.float64)
     p = P_TEST[name] * torch.tensor([0.5, 1.0, 2.0, -1.5], dtype=torch.float64).view(1, 4)  # per column
     c = C_TEST[name]
-    xa, pa, xb, pb = x.clone().requires_grad_(), p.clone().requires_grad_(), x.clone().requires_grad_(), p.clone().requires_grad_()
+    xa, pa, xb, pb = (
+        x.clone().requires_grad_(),
+        p.clone().requires_grad_(),
+        x.clone().requires_grad_(),
+        p.clone().requires_grad_(),
+    )
     ya = fn(xa, training=training, c=c, p=pa, half_normal=half, generator=_gen(7))
     if training:
         xi = standard_normal(x, draw_key(name, x, _gen(7)), half=half).to(x.dtype)
@@ -112,8 +117,11 @@ P_LAYOUTS = {
 
 
 # Inductor compiles a kernel per layout (~10 s each): its path runs one layout
-@pytest.mark.parametrize(("native", "layout"), [("1", layout) for layout in P_LAYOUTS] + [("0", "per column")],
-                         ids=[f"C kernel-{layout}" for layout in P_LAYOUTS] + ["Inductor-per column"])
+@pytest.mark.parametrize(
+    ("native", "layout"),
+    [("1", layout) for layout in P_LAYOUTS] + [("0", "per column")],
+    ids=[f"C kernel-{layout}" for layout in P_LAYOUTS] + ["Inductor-per column"],
+)
 @pytest.mark.parametrize(("name", "half"), [("noisy_hard_tanh", False), ("noisy_input_hard_sigmoid", True)])
 def test_fused_path_matches_the_formula(name, half, native, layout, monkeypatch):
     """Large float32 inputs: the C kernel (actlab/noisy/noisy.c) and, with it off, Inductor's kernel."""
@@ -123,7 +131,12 @@ def test_fused_path_matches_the_formula(name, half, native, layout, monkeypatch)
     x = _sample(shape, hw, torch.float32, _gen(1))
     g = torch.randn(x.shape, generator=_gen(2))
     p = P_TEST[name] * p
-    xa, pa, xb, pb = x.clone().requires_grad_(), p.clone().requires_grad_(), x.clone().requires_grad_(), p.clone().requires_grad_()
+    xa, pa, xb, pb = (
+        x.clone().requires_grad_(),
+        p.clone().requires_grad_(),
+        x.clone().requires_grad_(),
+        p.clone().requires_grad_(),
+    )
     ya = fn(xa, training=True, c=C_TEST[name], p=pa, half_normal=half, generator=_gen(7))
     xi = standard_normal(x, draw_key(name, x, _gen(7)), half=half).to(x.dtype)
     yb = _reference(name, xb, xi, c=C_TEST[name], p=pb)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from actlab.experiments import get_experiment
-from actlab.experiments import noisy as exp
+from actlab.experiments import get_experiment, noisy as exp
 
 
 def test_registered():

@@ -10,12 +10,10 @@ from importlib import resources
 
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from actlab.core import native as _native
-from actlab.noisy import core as noisy_core
-from actlab.noisy import noise
+from actlab.noisy import core as noisy_core, noise
 from actlab.noisy.core import (
     _forward,
     _native_backward,
@@ -71,14 +69,19 @@ def _shape_and_p_shape(draw):
     shape = tuple(draw(st.lists(st.integers(1, 9), min_size=0, max_size=4)))
     # p broadcasts to x: each of its (trailing-aligned) dims is 1 or x's size
     dims = draw(st.integers(0, len(shape)))
-    p_shape = tuple(s if draw(st.booleans()) else 1 for s in shape[len(shape) - dims:])
+    p_shape = tuple(s if draw(st.booleans()) else 1 for s in shape[len(shape) - dims :])
     return shape, p_shape
 
 
 @settings(max_examples=60, deadline=None)
-@given(shapes=_shape_and_p_shape(), config=st.sampled_from(CONFIGS), alpha=st.sampled_from([0.8, 1.0, 1.15]),
-       slopes=st.integers(0, 2), seed=st.integers(0, 2**31 - 1), key=st.lists(st.integers(-2**31, 2**31 - 1),
-                                                                              min_size=2, max_size=2))
+@given(
+    shapes=_shape_and_p_shape(),
+    config=st.sampled_from(CONFIGS),
+    alpha=st.sampled_from([0.8, 1.0, 1.15]),
+    slopes=st.integers(0, 2),
+    seed=st.integers(0, 2**31 - 1),
+    key=st.lists(st.integers(-(2**31), 2**31 - 1), min_size=2, max_size=2),
+)
 def test_kernel_matches_on_any_broadcastable_p(shapes, config, alpha, slopes, seed, key):
     """Any shape (0-d too) and any p that broadcasts to it: the kernel or the torch ops, same values."""
     shape, p_shape = shapes

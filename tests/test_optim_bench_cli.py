@@ -16,13 +16,28 @@ def test_resnet18_shapes_have_torchvisions_parameter_count():
 
 
 def test_bench_optim_times_bare_and_wrapped_steps():
-    results = bench_optim(("sgd_momentum", "adam"), variants=("grad", "update", "fused"), min_run_time=0.01,
-                          shapes=[(16, 8), (8,)], rounds=1)
+    results = bench_optim(
+        ("sgd_momentum", "adam"),
+        variants=("grad", "update", "fused"),
+        min_run_time=0.01,
+        shapes=[(16, 8), (8,)],
+        rounds=1,
+    )
     assert [(r.optimizer, r.variant) for r in results] == [
-        ("sgd_momentum", "grad"), ("sgd_momentum", "update"), ("sgd_momentum", "fused"),
-        ("adam", "grad"), ("adam", "update"), ("adam", "fused")]
-    assert all(r.numel == 136 and r.gaf_ms > 0 and set(r.bare_ms) == {"default", "foreach", "fused"}
-               and min(r.bare_ms.values()) > 0 for r in results)
+        ("sgd_momentum", "grad"),
+        ("sgd_momentum", "update"),
+        ("sgd_momentum", "fused"),
+        ("adam", "grad"),
+        ("adam", "update"),
+        ("adam", "fused"),
+    ]
+    assert all(
+        r.numel == 136
+        and r.gaf_ms > 0
+        and set(r.bare_ms) == {"default", "foreach", "fused"}
+        and min(r.bare_ms.values()) > 0
+        for r in results
+    )
     d = results[0].to_dict()
     assert d["overhead"]["fused"] == results[0].gaf_ms / results[0].bare_ms["fused"] - 1
     # The variants of one optimizer share its bare timings.

@@ -29,8 +29,9 @@ def _setup():
 
 
 def _make_opt(params):
-    return GradientActivation(torch.optim.SGD(params, lr=0.2, momentum=0.9, weight_decay=1e-3), "atan",
-                              alpha=0.1, beta=20.0)
+    return GradientActivation(
+        torch.optim.SGD(params, lr=0.2, momentum=0.9, weight_decay=1e-3), "atan", alpha=0.1, beta=20.0
+    )
 
 
 def _worker(rank: int, port: int, out: str) -> None:
@@ -43,7 +44,9 @@ def _worker(rank: int, port: int, out: str) -> None:
         half = BATCH // 2
         for x, y in data:
             opt.zero_grad()
-            nn.functional.cross_entropy(ddp(x[rank * half:(rank + 1) * half]), y[rank * half:(rank + 1) * half]).backward()
+            nn.functional.cross_entropy(
+                ddp(x[rank * half : (rank + 1) * half]), y[rank * half : (rank + 1) * half]
+            ).backward()
             opt.step()
         torch.save([p.detach() for p in model.parameters()], Path(out) / f"rank{rank}.pt")
     finally:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from actlab.experiments import get_experiment
-from actlab.experiments import gaf as exp
+from actlab.experiments import gaf as exp, get_experiment
 
 
 def test_registered():

@@ -66,9 +66,13 @@ def test_fast_atan_is_float32_accurate_odd_monotone_and_bounded():
 CASES = {
     "sgd": (lambda ps: torch.optim.SGD(ps, lr=0.1), "identity"),
     "sgd_momentum_dampening_wd": (
-        lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, dampening=0.1, weight_decay=1e-2), "atan"),
-    "sgd_nesterov_maximize": (lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True, maximize=True),
-                              "atan"),
+        lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9, dampening=0.1, weight_decay=1e-2),
+        "atan",
+    ),
+    "sgd_nesterov_maximize": (
+        lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True, maximize=True),
+        "atan",
+    ),
     "adam": (lambda ps: torch.optim.Adam(ps, lr=1e-2), "identity"),
     "adam_wd_amsgrad": (lambda ps: torch.optim.Adam(ps, lr=1e-2, weight_decay=1e-2, amsgrad=True), "atan"),
     "adamw": (lambda ps: torch.optim.AdamW(ps, lr=1e-2, weight_decay=0.1), "tanh"),
@@ -91,8 +95,13 @@ def test_fused_identity_matches_the_bare_optimizer():
     batches = _batches()
     bare, fused = _model(), _model()
     want = _train(bare, torch.optim.SGD(bare.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-3), batches)
-    got = _train(fused, GradientActivation(torch.optim.SGD(fused.parameters(), lr=0.1, momentum=0.9,
-                                                           weight_decay=1e-3), "identity", fused=True), batches)
+    got = _train(
+        fused,
+        GradientActivation(
+            torch.optim.SGD(fused.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-3), "identity", fused=True
+        ),
+        batches,
+    )
     _assert_close(want, got)
 
 
@@ -116,7 +125,8 @@ def test_fused_step_leaves_the_raw_gradient_and_pytorchs_state_layout():
 def test_state_moves_between_fused_and_plain_paths():
     batches = _batches(8)
     make = lambda m, fused: GradientActivation(  # noqa: E731
-        torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9, dampening=0.1), "atan", fused=fused)
+        torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9, dampening=0.1), "atan", fused=fused
+    )
     m_ref = _model()
     want = _train(m_ref, make(m_ref, False), batches)
     m1 = _model()
@@ -183,8 +193,11 @@ def test_fused_wrapper_pickles_and_deep_copies():
 
 def test_fused_refuses_what_it_cannot_run():
     params = _model().parameters
-    with pytest.raises(TypeError, match=r"GradientActivation: `fused` must be False for an inner RMSprop "
-                                        r"\(fused steps exist for SGD, Adam, AdamW\), got True"):
+    with pytest.raises(
+        TypeError,
+        match=r"GradientActivation: `fused` must be False for an inner RMSprop "
+        r"\(fused steps exist for SGD, Adam, AdamW\), got True",
+    ):
         GradientActivation(torch.optim.RMSprop(params()), fused=True)
     with pytest.raises(ValueError, match='`fused` must be False with placement="update"'):
         GradientActivation(torch.optim.SGD(params(), lr=0.1), placement="update", fused=True)

@@ -9,8 +9,7 @@ import pickle
 
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from torch import nn
 
 from actlab.gaf import (
@@ -88,12 +87,15 @@ def test_atan_is_odd_monotone_and_bounded(alpha, beta, values):
     torch.testing.assert_close(get_gradient_function("atan").function(-x, alpha=alpha, beta=beta), -y)
 
 
-@pytest.mark.parametrize(("fn", "fails"), [
-    (lambda x: x.abs(), "odd"),
-    (lambda x: x, "bounded"),
-    (lambda x: -torch.atan(x), "increasing"),
-    (lambda x: torch.sign(x) * torch.log1p(x.abs()), "bounded"),  # the official code's log form
-])
+@pytest.mark.parametrize(
+    ("fn", "fails"),
+    [
+        (lambda x: x.abs(), "odd"),
+        (lambda x: x, "bounded"),
+        (lambda x: -torch.atan(x), "increasing"),
+        (lambda x: torch.sign(x) * torch.log1p(x.abs()), "bounded"),  # the official code's log form
+    ],
+)
 def test_check_refuses_functions_outside_the_conditions(fn, fails):
     with pytest.raises(ValueError, match=rf"`fn` must be odd, monotonically increasing and bounded.*fails: .*{fails}"):
         check_gradient_function(fn)
@@ -108,18 +110,21 @@ def test_check_warns_when_small_gradients_shrink():
         GradientActivation(torch.optim.SGD(_model().parameters(), lr=0.1), "atan", alpha=0.1, beta=5.0)
 
 
-@pytest.mark.parametrize(("kwargs", "exc", "match"), [
-    ({"fn": "atna"}, ValueError, r"unknown gradient activation 'atna' \(did you mean 'atan'"),
-    ({"alpha": 0.0}, ValueError, r"GradientActivation: `alpha` must be > 0, got 0.0"),
-    ({"alpha": -1.0}, ValueError, r"`alpha` must be > 0, got -1.0"),
-    ({"beta": -2.0}, ValueError, r"GradientActivation: `beta` must be > 0, got -2.0"),
-    ({"beta": float("nan")}, ValueError, r"`beta` must be > 0, got nan"),
-    ({"alpha": "big"}, TypeError, r"`alpha` must be a real number"),
-    ({"fn": "atan_unit", "beta": 2.0}, TypeError, r"`beta` must be None for fn='atan_unit'"),
-    ({"fn": 3}, TypeError, r"`fn` must be a registered name or a callable"),
-    ({"fn": torch.atan, "alpha": 1.0}, TypeError, r"`alpha` must be None when `fn` is a callable"),
-    ({"placement": "momentum"}, ValueError, r"`placement` must be one of 'grad', 'update'"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"fn": "atna"}, ValueError, r"unknown gradient activation 'atna' \(did you mean 'atan'"),
+        ({"alpha": 0.0}, ValueError, r"GradientActivation: `alpha` must be > 0, got 0.0"),
+        ({"alpha": -1.0}, ValueError, r"`alpha` must be > 0, got -1.0"),
+        ({"beta": -2.0}, ValueError, r"GradientActivation: `beta` must be > 0, got -2.0"),
+        ({"beta": float("nan")}, ValueError, r"`beta` must be > 0, got nan"),
+        ({"alpha": "big"}, TypeError, r"`alpha` must be a real number"),
+        ({"fn": "atan_unit", "beta": 2.0}, TypeError, r"`beta` must be None for fn='atan_unit'"),
+        ({"fn": 3}, TypeError, r"`fn` must be a registered name or a callable"),
+        ({"fn": torch.atan, "alpha": 1.0}, TypeError, r"`alpha` must be None when `fn` is a callable"),
+        ({"placement": "momentum"}, ValueError, r"`placement` must be one of 'grad', 'update'"),
+    ],
+)
 def test_invalid_settings_raise_clear_errors(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         GradientActivation(torch.optim.SGD(_model().parameters(), lr=0.1), **kwargs)
@@ -145,11 +150,14 @@ def test_per_group_values_are_validated():
 # --- the wrapper: exactness against references --------------------------------------------------
 
 
-@pytest.mark.parametrize("make", [
-    lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=1e-3, nesterov=True),
-    lambda p: torch.optim.Adam(p, lr=1e-2, weight_decay=1e-3),
-    lambda p: torch.optim.AdamW(p, lr=1e-2),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, weight_decay=1e-3, nesterov=True),
+        lambda p: torch.optim.Adam(p, lr=1e-2, weight_decay=1e-3),
+        lambda p: torch.optim.AdamW(p, lr=1e-2),
+    ],
+)
 @pytest.mark.parametrize("placement", ["grad", "update"])
 def test_identity_reproduces_the_bare_optimizer_bit_for_bit(make, placement):
     batches = _batches(8)
@@ -185,8 +193,9 @@ def _reference_sgd_atan(params, grads_per_step, *, lr, momentum, dampening, weig
 def test_atan_matches_a_reference_of_the_papers_sgd(placement):
     torch.manual_seed(3)
     shapes = [(4, 3), (3,), (2, 2, 2)]
-    grads_per_step = [[torch.randn(s, dtype=torch.float64) * 10 ** torch.randint(-3, 2, ()).item() for s in shapes]
-                      for _ in range(5)]
+    grads_per_step = [
+        [torch.randn(s, dtype=torch.float64) * 10 ** torch.randint(-3, 2, ()).item() for s in shapes] for _ in range(5)
+    ]
     params = [torch.randn(s, dtype=torch.float64, requires_grad=True) for s in shapes]
     hp = dict(lr=0.05, momentum=0.9, dampening=0.1, weight_decay=5e-4)
     want = _reference_sgd_atan(params, grads_per_step, alpha=0.2, beta=10.0, on=placement, **hp)
@@ -231,8 +240,10 @@ def test_per_group_settings_and_exclude():
     x, y = _batches(1)[0]
     nn.functional.cross_entropy(model(x), y).backward()
     raw = {id(p): p.grad.clone() for p in model.parameters()}
-    groups = [{"params": model[0].parameters(), "gaf_alpha": 0.05, "gaf_beta": 40.0},
-              {"params": list(model[1].parameters()) + list(model[3].parameters())}]
+    groups = [
+        {"params": model[0].parameters(), "gaf_alpha": 0.05, "gaf_beta": 40.0},
+        {"params": list(model[1].parameters()) + list(model[3].parameters())},
+    ]
     head_and_norm = exclude_parameters(model, "3.*", norms=True)
     assert {id(p) for p in head_and_norm} == {id(p) for p in [*model[1].parameters(), *model[3].parameters()]}
     opt = GradientActivation(torch.optim.SGD(groups, lr=0.0), "atan", exclude=head_and_norm)
@@ -368,8 +379,11 @@ def test_train_classifier_accepts_the_wrapper():
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
     result = train_classifier(
-        model, data, epochs=3,
-        optimizer=lambda ps: GradientActivation(torch.optim.SGD(ps, lr=0.05, momentum=0.9), "atan"))
+        model,
+        data,
+        epochs=3,
+        optimizer=lambda ps: GradientActivation(torch.optim.SGD(ps, lr=0.05, momentum=0.9), "atan"),
+    )
     assert result.final_acc > 0.8  # chance is 0.1
 
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 import actlab
 from actlab.core.fused import FUSE_MIN_NUMEL
-from actlab.quantized.activation import STES
 from actlab.functional import binary, quantize
+from actlab.quantized.activation import STES
 
 
 def _gen(seed=0):

@@ -7,8 +7,8 @@ import torch
 from torch import nn
 
 import actlab
-from actlab.core.specparse import parse_spec
 from actlab.core.registry import ActivationSpec, Registry
+from actlab.core.specparse import parse_spec
 
 
 def test_create_from_name_alias_string_class_instance_and_none():
@@ -57,7 +57,9 @@ def test_spec_strings_are_never_evaluated(text):
 
 def test_spec_literals():
     assert parse_spec("q(levels=4, range=(-1.0, 1), ste='clipped', learn=False, x=None, n=-2)") == (
-        "q", (), {"levels": 4, "range": (-1.0, 1), "ste": "clipped", "learn": False, "x": None, "n": -2}
+        "q",
+        (),
+        {"levels": 4, "range": (-1.0, 1), "ste": "clipped", "learn": False, "x": None, "n": -2},
     )
 
 

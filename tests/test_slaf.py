@@ -65,7 +65,9 @@ def _check_against_reference(numel, dtype, basis, interval, relu, per_channel, d
     tol = {"atol": 1e-10, "rtol": 1e-10} if dtype is torch.float64 else {"atol": 2e-4, "rtol": 2e-4}
     torch.testing.assert_close(ya, yb, **tol)
     torch.testing.assert_close(xa.grad, xb.grad, **tol)
-    torch.testing.assert_close(ca.grad, cb.grad, atol=tol["atol"] * numel, rtol=1e-3 if dtype is torch.float32 else 1e-9)
+    torch.testing.assert_close(
+        ca.grad, cb.grad, atol=tol["atol"] * numel, rtol=1e-3 if dtype is torch.float32 else 1e-9
+    )
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
@@ -76,7 +78,8 @@ def test_eager_path_matches_autograd_of_the_formula(basis, interval, relu, per_c
 
 # The fused path compiles one kernel pair per configuration (seconds each): three configurations.
 @pytest.mark.parametrize(
-    ("dtype", "case"), [(torch.float64, CASES[3]), (torch.float32, CASES[2]), (torch.float64, CASES[1])],
+    ("dtype", "case"),
+    [(torch.float64, CASES[3]), (torch.float32, CASES[2]), (torch.float64, CASES[1])],
     ids=["legendre-relu-f64", "chebyshev-f32", "monomial-unbounded-f64"],
 )
 def test_fused_path_matches_autograd_of_the_formula(dtype, case):
@@ -103,13 +106,18 @@ def test_fit_to_tanh_is_close_on_its_range(basis):
     assert err.max_abs < 0.025 and err.rms < 0.008 and err.range == (-2.0, 2.0)
     assert SLAF(degree=9, basis=basis, init="tanh", dtype=torch.float64).fit_error().max_abs < 0.03
     # Higher degree fits strictly better; tangent continuation keeps tanh's sign far out.
-    assert SLAF(degree=8, basis=basis, init="tanh", range=(-2.0, 2.0), dtype=torch.float64).fit_error().max_abs < err.max_abs
+    assert (
+        SLAF(degree=8, basis=basis, init="tanh", range=(-2.0, 2.0), dtype=torch.float64).fit_error().max_abs
+        < err.max_abs
+    )
 
 
 def test_fit_error_against_another_target_and_paper_init_has_none():
     m = SLAF(degree=4, init="gelu")
     assert m.fit_error("relu").max_abs > m.fit_error().max_abs
-    with pytest.raises(ValueError, match=r"SLAF: `target` must be a registered activation when init='paper', got 'paper'"):
+    with pytest.raises(
+        ValueError, match=r"SLAF: `target` must be a registered activation when init='paper', got 'paper'"
+    ):
         SLAF(init="paper").fit_error()
 
 
@@ -162,13 +170,19 @@ def test_slaf_relu_starts_as_exactly_relu_and_fits_the_residual():
 
 @pytest.mark.parametrize(
     "spec",
-    ["slaf(degree=5, basis='chebyshev', num_parameters=2)", "slaf(degree=4, basis='legendre', range=(-1, 2), num_parameters=2)",
-     "slaf(degree=3, range=None, num_parameters=2)", "slaf_relu(degree=4, init='gelu', num_parameters=2)"],
+    [
+        "slaf(degree=5, basis='chebyshev', num_parameters=2)",
+        "slaf(degree=4, basis='legendre', range=(-1, 2), num_parameters=2)",
+        "slaf(degree=3, range=None, num_parameters=2)",
+        "slaf_relu(degree=4, init='gelu', num_parameters=2)",
+    ],
 )
 def test_polynomial_evaluates_equal_to_forward_on_the_range(spec):
     m = actlab.create(spec).double()
     with torch.no_grad():
-        m.coefficients.add_(0.2 * torch.randn(m.coefficients.shape, generator=torch.Generator().manual_seed(2), dtype=torch.float64))
+        m.coefficients.add_(
+            0.2 * torch.randn(m.coefficients.shape, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+        )
     lo, hi = m.fit_range
     x = torch.linspace(lo, hi, 301, dtype=torch.float64).unsqueeze(1).expand(301, 2)
     with torch.no_grad():
@@ -188,7 +202,9 @@ def test_tangent_continuation_keeps_high_degrees_linear_outside_the_range():
     m = SLAF(degree=10, basis="chebyshev", init="paper", range=(-2.0, 2.0), dtype=torch.float64)
     with torch.no_grad():
         m.coefficients.copy_(torch.randn(1, 11, generator=gen, dtype=torch.float64))
-    x = torch.tensor([-1e6, -2 - 1e-9, -2.0, -2 + 1e-9, 2 - 1e-9, 2.0, 2 + 1e-9, 1e6], dtype=torch.float64, requires_grad=True)
+    x = torch.tensor(
+        [-1e6, -2 - 1e-9, -2.0, -2 + 1e-9, 2 - 1e-9, 2.0, 2 + 1e-9, 1e6], dtype=torch.float64, requires_grad=True
+    )
     y = m(x)
     (dy,) = torch.autograd.grad(y.sum(), x)
     assert torch.isfinite(y).all() and torch.isfinite(dy).all()
@@ -205,9 +221,13 @@ def test_functional_validates_its_arguments():
     x = torch.zeros(3)
     with pytest.raises(TypeError, match=r"^slaf: `coefficients` must be of type Tensor, got 'list \[1.0, 2.0\]'$"):
         slaf(x, coefficients=[1.0, 2.0])
-    with pytest.raises(ValueError, match=r"^slaf_relu: `basis` must be one of .*did you mean 'legendre'.*got 'legendr'$"):
+    with pytest.raises(
+        ValueError, match=r"^slaf_relu: `basis` must be one of .*did you mean 'legendre'.*got 'legendr'$"
+    ):
         slaf_relu(x, coefficients=torch.ones(2), basis="legendr")
-    with pytest.raises(ValueError, match=r"`coefficients` must be a tensor with the K \+ 1 coefficients on its last dim, got \(\)"):
+    with pytest.raises(
+        ValueError, match=r"`coefficients` must be a tensor with the K \+ 1 coefficients on its last dim, got \(\)"
+    ):
         slaf(x, coefficients=torch.tensor(1.0))
 
 

@@ -9,9 +9,9 @@ import torch
 from typer.testing import CliRunner
 
 import actlab
-from actlab.slaf.activation import SLAF, slaf_prefixes
 from actlab.cli.main import app
 from actlab.harness.models import MLP
+from actlab.slaf.activation import SLAF, slaf_prefixes
 
 runner = CliRunner()
 
@@ -36,13 +36,17 @@ def test_state_dict_rebuilds_the_activation_from_the_file_alone(tmp_path):
     x = torch.randn(5, 6)
     assert repr(rebuilt) == repr(model.net[4])
     torch.testing.assert_close(rebuilt(x), model.net[4](x), atol=0, rtol=0)
-    with pytest.raises(ValueError, match=r"`prefix` must be the prefix of a saved SLAF \(found: 'net.2', 'net.4'\), got 'net.1'"):
+    with pytest.raises(
+        ValueError, match=r"`prefix` must be the prefix of a saved SLAF \(found: 'net.2', 'net.4'\), got 'net.1'"
+    ):
         SLAF.from_state_dict(state, "net.1")
 
 
 def test_loading_a_state_dict_of_another_basis_is_an_error():
     cheb = actlab.create("slaf(degree=4, basis='chebyshev')").state_dict()
-    with pytest.raises(ValueError, match=r"SLAF: `state_dict` must be saved with this module's basis, got \{'basis': 'chebyshev'\}"):
+    with pytest.raises(
+        ValueError, match=r"SLAF: `state_dict` must be saved with this module's basis, got \{'basis': 'chebyshev'\}"
+    ):
         actlab.create("slaf(degree=4)").load_state_dict(cheb)
     # init is only how the coefficients started: a different one loads fine.
     actlab.create("slaf(degree=4, basis='chebyshev', init='tanh')").load_state_dict(cheb)
@@ -64,21 +68,37 @@ def test_plot_state_dict_writes_png_per_channel_and_checks_the_key(tmp_path):
 
 
 def test_experiment_writes_report_results_plots_and_a_plottable_state_dict(tmp_path, monkeypatch):
-    from actlab.experiments import get_experiment
     import actlab.experiments.slaf as exp
+    from actlab.experiments import get_experiment
 
     assert get_experiment("slaf").run is exp.run
     monkeypatch.setattr(exp, "VARIANTS", {k: exp.VARIANTS[k] for k in ("relu", "slaf(4, per-channel)")})
     train = exp.train_classifier
     monkeypatch.setattr(exp, "train_classifier", lambda *a, **k: train(*a, **{**k, "epochs": 1}))
     results = exp.run(tmp_path, seeds=2)
-    assert {p.name for p in tmp_path.iterdir()} >= {"report.md", "results.json", "accuracy.png", "activations_mnist1d.png",
-                                                    "activations_digits.png", "mnist1d_slaf_per_channel.pt"}
+    assert {p.name for p in tmp_path.iterdir()} >= {
+        "report.md",
+        "results.json",
+        "accuracy.png",
+        "activations_mnist1d.png",
+        "activations_digits.png",
+        "mnist1d_slaf_per_channel.pt",
+    }
     assert json.loads((tmp_path / "results.json").read_text())["summary"] == json.loads(json.dumps(results["summary"]))
     row = results["summary"]["digits"]["slaf(4, per-channel)"]
     assert row["seeds"] == 2 and row["activation_params"] == 2 * 64 * 5 and row["diverged"] == 0
     assert 0.0 < row["acc_mean"] <= 1.0 and row["acc_std"] >= 0.0
     assert "| slaf(4, per-channel) |" in (tmp_path / "report.md").read_text()
-    res = runner.invoke(app, ["plot", "--state-dict", str(tmp_path / "mnist1d_slaf_per_channel.pt"), "--key", "net.2",
-                              "--out", str(tmp_path / "p.png")])
+    res = runner.invoke(
+        app,
+        [
+            "plot",
+            "--state-dict",
+            str(tmp_path / "mnist1d_slaf_per_channel.pt"),
+            "--key",
+            "net.2",
+            "--out",
+            str(tmp_path / "p.png"),
+        ],
+    )
     assert res.exit_code == 0, res.output

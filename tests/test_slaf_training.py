@@ -11,6 +11,7 @@ from torch import nn
 import actlab
 from actlab.data import load_dataset
 from actlab.harness.models import MLP
+from actlab.nn import SLAF
 from actlab.slaf.training import (
     CoefficientL1,
     CoefficientStages,
@@ -20,7 +21,6 @@ from actlab.slaf.training import (
     learned_polynomials,
     optimizer_factory,
 )
-from actlab.nn import SLAF
 from actlab.training import train_classifier
 
 
@@ -90,10 +90,12 @@ def test_stages_freeze_then_unfreeze_coefficients_in_train_classifier():
     stages.apply(model, epoch=1)
     snapshots = []
     record = lambda epoch, m, r: snapshots.append(  # noqa: E731
-        (m.net[2].coefficients.detach().clone(), m.net[1].weight.detach().clone()))
+        (m.net[2].coefficients.detach().clone(), m.net[1].weight.detach().clone())
+    )
     init = (model.net[2].coefficients.detach().clone(), model.net[1].weight.detach().clone())
-    train_classifier(model, data, epochs=4, batch_size=256, optimizer=optimizer_factory(model),
-                     callbacks=[record, stages])
+    train_classifier(
+        model, data, epochs=4, batch_size=256, optimizer=optimizer_factory(model), callbacks=[record, stages]
+    )
     coefs = [init[0]] + [s[0] for s in snapshots]
     weights = [init[1]] + [s[1] for s in snapshots]
     assert torch.equal(coefs[0], coefs[1]) and torch.equal(coefs[1], coefs[2])  # epochs 1-2 frozen

@@ -91,8 +91,15 @@ def test_per_channel_learnable_replacement_infers_channels_from_sample():
     net = ResNet()
     result = swap(net, "relu", "terelu", per_channel=True, sample_input=torch.randn(1, 3, 32, 32))
     channels = {r.name: r.channels for r in result.replaced}
-    assert channels == {"relu": 8, "layer1.0.relu": 8, "layer1.1.relu": 8, "layer2.0.relu": 16,
-                        "layer2.1.relu": 16, "layer3.0.relu": 32, "layer3.1.relu": 32}
+    assert channels == {
+        "relu": 8,
+        "layer1.0.relu": 8,
+        "layer1.1.relu": 8,
+        "layer2.0.relu": 16,
+        "layer2.1.relu": 16,
+        "layer3.0.relu": 32,
+        "layer3.1.relu": 32,
+    }
     assert result.model.layer3[1].relu.beta.shape == (32,)
     result.model.train()
     result.model(torch.randn(2, 3, 32, 32)).sum().backward()
@@ -144,7 +151,11 @@ def test_trace_rewrites_functional_calls():
     torch.testing.assert_close(same.model(x), ref)
     result = swap(net, ["relu", "tanh"], "hardtanh", trace=True)
     assert sorted(r.old for r in result.replaced) == [
-        "F.relu(...) [relu]", "torch.relu(...) [relu]", "torch.tanh(...) [tanh]", "x.relu() [relu]"]
+        "F.relu(...) [relu]",
+        "torch.relu(...) [relu]",
+        "torch.tanh(...) [tanh]",
+        "x.relu() [relu]",
+    ]
     code = result.model.code
     assert "relu" not in code.replace("swapped_relu", "") and "tanh(" not in code.replace("swapped_tanh", "")
     h = F.hardtanh(net.a(x))

@@ -12,7 +12,9 @@ from actlab.functional import terelu
 
 def _reference(x, alpha, mu, beta):
     """The paper's piecewise formula as plain torch ops (differentiable by autograd)."""
-    return torch.where(x <= 0, alpha * (torch.exp(x) - 1), torch.where(x < mu, x, beta * (mu - (torch.exp(mu - x) - 1))))
+    return torch.where(
+        x <= 0, alpha * (torch.exp(x) - 1), torch.where(x < mu, x, beta * (mu - (torch.exp(mu - x) - 1)))
+    )
 
 
 @pytest.mark.parametrize("numel", [1000, FUSE_MIN_NUMEL * 2], ids=["eager", "fused"])
@@ -31,7 +33,9 @@ def test_fast_path_matches_autograd_of_the_formula(numel, dtype):
     tol = {"atol": 1e-12, "rtol": 1e-12} if dtype is torch.float64 else {"atol": 1e-5, "rtol": 1e-5}
     torch.testing.assert_close(ya, yb, **tol)
     torch.testing.assert_close(xa.grad, xb.grad, **tol)
-    torch.testing.assert_close(ba.grad, bb.grad, atol=tol["atol"] * numel, rtol=1e-4 if dtype is torch.float32 else 1e-10)
+    torch.testing.assert_close(
+        ba.grad, bb.grad, atol=tol["atol"] * numel, rtol=1e-4 if dtype is torch.float32 else 1e-10
+    )
 
 
 def test_fused_path_with_per_channel_module_and_non_leaf_input():

@@ -16,14 +16,16 @@ families (torch and numpy only); each tool is imported on first attribute access
 import importlib
 from typing import Any
 
-from actlab import classic as classic
-from actlab import constraints as constraints
-from actlab import functional as functional
-from actlab import gaf as gaf
-from actlab import nn as nn
-from actlab import noisy as noisy
-from actlab import quantized as quantized
-from actlab import slaf as slaf
+from actlab import (
+    classic as classic,
+    constraints as constraints,
+    functional as functional,
+    gaf as gaf,
+    nn as nn,
+    noisy as noisy,
+    quantized as quantized,
+    slaf as slaf,
+)
 from actlab.core.registry import (
     ActivationSpec as ActivationSpec,
     activation_modules as activation_modules,

@@ -42,8 +42,10 @@ class Dataset:
 
 def _standardise(x_train: np.ndarray, x_test: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     mean, std = x_train.mean(), x_train.std() + 1e-8
-    return (torch.as_tensor((x_train - mean) / std, dtype=torch.float32),
-            torch.as_tensor((x_test - mean) / std, dtype=torch.float32))
+    return (
+        torch.as_tensor((x_train - mean) / std, dtype=torch.float32),
+        torch.as_tensor((x_test - mean) / std, dtype=torch.float32),
+    )
 
 
 def _mnist1d() -> Dataset:
@@ -51,22 +53,39 @@ def _mnist1d() -> Dataset:
 
     raw = make_dataset(get_dataset_args())  # never get_dataset(download=True): it hits the network
     x_tr, x_te = _standardise(raw["x"], raw["x_test"])
-    return Dataset("mnist1d", x_tr, torch.as_tensor(raw["y"], dtype=torch.int64),
-                   x_te, torch.as_tensor(raw["y_test"], dtype=torch.int64), 10)
+    return Dataset(
+        "mnist1d",
+        x_tr,
+        torch.as_tensor(raw["y"], dtype=torch.int64),
+        x_te,
+        torch.as_tensor(raw["y_test"], dtype=torch.int64),
+        10,
+    )
 
 
 def _sklearn(name: str) -> Dataset:
     from sklearn import datasets
     from sklearn.model_selection import train_test_split
 
-    loader = {"digits": datasets.load_digits, "breast_cancer": datasets.load_breast_cancer,
-              "iris": datasets.load_iris, "wine": datasets.load_wine}[name]
+    loader = {
+        "digits": datasets.load_digits,
+        "breast_cancer": datasets.load_breast_cancer,
+        "iris": datasets.load_iris,
+        "wine": datasets.load_wine,
+    }[name]
     bunch = loader()
-    x_tr, x_te, y_tr, y_te = train_test_split(bunch.data.astype(np.float64), bunch.target, test_size=0.25,
-                                              random_state=0, stratify=bunch.target)
+    x_tr, x_te, y_tr, y_te = train_test_split(
+        bunch.data.astype(np.float64), bunch.target, test_size=0.25, random_state=0, stratify=bunch.target
+    )
     x_tr_t, x_te_t = _standardise(x_tr, x_te)
-    return Dataset(name, x_tr_t, torch.as_tensor(y_tr, dtype=torch.int64), x_te_t,
-                   torch.as_tensor(y_te, dtype=torch.int64), int(bunch.target.max()) + 1)
+    return Dataset(
+        name,
+        x_tr_t,
+        torch.as_tensor(y_tr, dtype=torch.int64),
+        x_te_t,
+        torch.as_tensor(y_te, dtype=torch.int64),
+        int(bunch.target.max()) + 1,
+    )
 
 
 DATASETS = ("mnist1d", "digits", "breast_cancer", "iris", "wine")

@@ -1,18 +1,20 @@
 """Functional forms of actlab's activations (PyTorch's own live in `torch.nn.functional`)."""
 
 from actlab.classic.terelu import terelu as terelu
-from actlab.quantized.activation import binary as binary
-from actlab.quantized.activation import quantize as quantize
-from actlab.noisy.output import noisy_hard_sigmoid as noisy_hard_sigmoid
-from actlab.noisy.output import noisy_hard_tanh as noisy_hard_tanh
-from actlab.noisy.output import noisy_sigmoid as noisy_sigmoid
-from actlab.noisy.output import noisy_tanh as noisy_tanh
-from actlab.noisy.input import noisy_input_hard_sigmoid as noisy_input_hard_sigmoid
-from actlab.noisy.input import noisy_input_hard_tanh as noisy_input_hard_tanh
-from actlab.noisy.input import noisy_input_sigmoid as noisy_input_sigmoid
-from actlab.noisy.input import noisy_input_tanh as noisy_input_tanh
-from actlab.slaf.activation import slaf as slaf
-from actlab.slaf.activation import slaf_relu as slaf_relu
+from actlab.noisy.input import (
+    noisy_input_hard_sigmoid as noisy_input_hard_sigmoid,
+    noisy_input_hard_tanh as noisy_input_hard_tanh,
+    noisy_input_sigmoid as noisy_input_sigmoid,
+    noisy_input_tanh as noisy_input_tanh,
+)
+from actlab.noisy.output import (
+    noisy_hard_sigmoid as noisy_hard_sigmoid,
+    noisy_hard_tanh as noisy_hard_tanh,
+    noisy_sigmoid as noisy_sigmoid,
+    noisy_tanh as noisy_tanh,
+)
+from actlab.quantized.activation import binary as binary, quantize as quantize
+from actlab.slaf.activation import slaf as slaf, slaf_relu as slaf_relu
 
 __all__ = [
     "binary",

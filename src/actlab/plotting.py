@@ -96,7 +96,11 @@ def plot_state_dict_activations(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    state = torch.load(state_dict, map_location="cpu", weights_only=True) if not isinstance(state_dict, dict) else state_dict
+    state = (
+        torch.load(state_dict, map_location="cpu", weights_only=True)
+        if not isinstance(state_dict, dict)
+        else state_dict
+    )
     prefixes = slaf_prefixes(state) if key is None else [key]
     if not prefixes:
         raise ValueError("plot_state_dict_activations: `state_dict` must hold a learned activation (SLAF), got none")

@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from actlab.core.validation import check_type, fail
 from actlab.core.registry import ACTIVATIONS, ActivationSpec, activation_classes, create
 from actlab.core.specparse import parse_spec
+from actlab.core.validation import check_type, fail
 
 __all__ = ["Replacement", "SwapResult", "swap"]
 
@@ -30,14 +30,26 @@ OldSpec = str | type | Predicate | Sequence[str | type]
 # Functional spellings that the registry's `function` fields do not cover (in-place variants,
 # the torch.* and Tensor-method forms); each maps to a registry name.
 _EXTRA_FUNCTIONS: dict[Any, str] = {
-    torch.relu: "relu", torch.relu_: "relu", F.relu_: "relu",
-    F.tanh: "tanh", F.sigmoid: "sigmoid", torch.selu: "selu", torch.celu: "celu",
-    F.elu_: "elu", F.leaky_relu_: "leaky_relu", F.hardtanh_: "hardtanh", torch.rrelu: "rrelu",
+    torch.relu: "relu",
+    torch.relu_: "relu",
+    F.relu_: "relu",
+    F.tanh: "tanh",
+    F.sigmoid: "sigmoid",
+    torch.selu: "selu",
+    torch.celu: "celu",
+    F.elu_: "elu",
+    F.leaky_relu_: "leaky_relu",
+    F.hardtanh_: "hardtanh",
+    torch.rrelu: "rrelu",
     torch.prelu: "prelu",
 }
 _METHODS: dict[str, str] = {
-    "relu": "relu", "relu_": "relu", "tanh": "tanh", "tanh_": "tanh",
-    "sigmoid": "sigmoid", "sigmoid_": "sigmoid",
+    "relu": "relu",
+    "relu_": "relu",
+    "tanh": "tanh",
+    "tanh_": "tanh",
+    "sigmoid": "sigmoid",
+    "sigmoid_": "sigmoid",
 }
 
 
@@ -94,8 +106,13 @@ def _matcher(old: OldSpec) -> Predicate:
     if callable(old) and not isinstance(old, type):
         return old
     if not isinstance(old, Sequence) or len(old) == 0:
-        fail("swap", "old", "a class, a registered name, a predicate or a non-empty list of those",
-             f"{type(old).__name__} {old!r}", TypeError)
+        fail(
+            "swap",
+            "old",
+            "a class, a registered name, a predicate or a non-empty list of those",
+            f"{type(old).__name__} {old!r}",
+            TypeError,
+        )
     classes: list[type] = []
     for item in old:
         if isinstance(item, str):
@@ -155,8 +172,10 @@ def _trace(model: nn.Module, table: dict[Any, str]) -> fx.GraphModule:
     try:
         graph = _Tracer().trace(model)
     except Exception as exc:  # fx raises many types (TraceError, TypeError, ...) for dynamic code
-        raise TypeError(f"swap: `model` must be traceable by torch.fx when trace=True, got "
-                        f"{type(model).__name__} ({type(exc).__name__}: {exc})") from exc
+        raise TypeError(
+            f"swap: `model` must be traceable by torch.fx when trace=True, got "
+            f"{type(model).__name__} ({type(exc).__name__}: {exc})"
+        ) from exc
     return fx.GraphModule(model, graph, type(model).__name__)
 
 
@@ -179,6 +198,7 @@ def _record_channels(model: nn.Module, targets: dict[int, nn.Module], sample_inp
     seen: dict[int, set[int]] = {key: set() for key in targets}
     handles = []
     for key, module in targets.items():
+
         def hook(_m: nn.Module, args: tuple[Any, ...], key: int = key) -> None:
             x = args[0]
             seen[key].add(int(x.shape[1]) if x.dim() >= 2 else 1)
@@ -308,12 +328,22 @@ def swap(
         unknown = {k: instances[k] for k, c in channels.items() if c is None}
         if unknown:
             if sample_input is None:
-                fail("swap", "sample_input", "given when per_channel=True and the channel count of "
-                     f"{', '.join(by_id[k][0] for k in unknown)} is not known", None)
+                fail(
+                    "swap",
+                    "sample_input",
+                    "given when per_channel=True and the channel count of "
+                    f"{', '.join(by_id[k][0] for k in unknown)} is not known",
+                    None,
+                )
             for key, shapes in _record_channels(work, unknown, sample_input).items():
                 if len(shapes) > 1:
-                    fail("swap", "model", f"free of shared activations with different channel counts "
-                         f"(per_channel=True), but {by_id[key]} saw", sorted(shapes))
+                    fail(
+                        "swap",
+                        "model",
+                        f"free of shared activations with different channel counts "
+                        f"(per_channel=True), but {by_id[key]} saw",
+                        sorted(shapes),
+                    )
                 channels[key] = shapes.pop() if shapes else None
 
     fkw = _factory_kwargs(work)
@@ -326,11 +356,16 @@ def swap(
         for qualname in names:
             _set_submodule(work, qualname, replacement)
         old_text = described.get(names[0], repr(instances[key]))
-        result.replaced.append(Replacement(
-            name=names[0], old=old_text, new=repr(replacement),
-            kind="functional" if names[0] in described else "module",
-            aliases=tuple(names[1:]), channels=channels[key] if takes_channels and per_channel else None,
-        ))
+        result.replaced.append(
+            Replacement(
+                name=names[0],
+                old=old_text,
+                new=repr(replacement),
+                kind="functional" if names[0] in described else "module",
+                aliases=tuple(names[1:]),
+                channels=channels[key] if takes_channels and per_channel else None,
+            )
+        )
     if trace:
         work.recompile()
     return result
@@ -340,4 +375,3 @@ def _spell(target: Any) -> str:
     module = getattr(target, "__module__", None) or ""
     prefix = "F." if module.endswith("functional") else "torch."
     return f"{prefix}{getattr(target, '__name__', str(target))}(...)"
-

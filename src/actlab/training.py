@@ -100,8 +100,13 @@ def train_classifier(
             count += len(idx)
         seconds = time.perf_counter() - start
         test_loss, test_acc = evaluate(model, data.x_test, data.y_test)
-        record = {"epoch": epoch, "train_loss": total / count, "test_loss": test_loss,
-                  "test_acc": test_acc, "seconds": seconds}
+        record = {
+            "epoch": epoch,
+            "train_loss": total / count,
+            "test_loss": test_loss,
+            "test_acc": test_acc,
+            "seconds": seconds,
+        }
         result.history.append(record)
         for cb in callbacks:
             cb(epoch, model, record)

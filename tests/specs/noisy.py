@@ -53,13 +53,13 @@ def _soft_nan_ref(h, k, b, alpha):
 
 
 def _nan_functional(fn):
-    return lambda m, x: fn(x, training=False, alpha=m.alpha, c=m.c * m.noise_scale, p=channel_view(m.p, x),
-                           half_normal=m.half_normal)
+    return lambda m, x: fn(
+        x, training=False, alpha=m.alpha, c=m.c * m.noise_scale, p=channel_view(m.p, x), half_normal=m.half_normal
+    )
 
 
 def _nani_functional(fn):
-    return lambda m, x: fn(x, training=False, c=m.c * m.noise_scale, p=channel_view(m.p, x),
-                           half_normal=m.half_normal)
+    return lambda m, x: fn(x, training=False, c=m.c * m.noise_scale, p=channel_view(m.p, x), half_normal=m.half_normal)
 
 
 def _errors(owner: str, nan: bool):
@@ -79,21 +79,60 @@ def _errors(owner: str, nan: bool):
 
 
 SPECS = [
-    ActTestSpec("noisy_hard_tanh", _nan_ref(1.0, 0.0, -1.0, 1.0, 1.15), kinks=(-1.0, 1.0),
-                functional=_nan_functional(noisy_hard_tanh), errors=_errors("NoisyHardTanh", True)),
-    ActTestSpec("noisy_hard_sigmoid", _nan_ref(0.25, 0.5, 0.0, 1.0, 1.1), domain=(-6.0, 6.0), kinks=(-2.0, 2.0),
-                functional=_nan_functional(noisy_hard_sigmoid), errors=_errors("NoisyHardSigmoid", True)),
-    ActTestSpec("noisy_input_hard_tanh", _nani_ref(1.0, 0.0, -1.0, 1.0), kinks=(-1.0, 1.0),
-                functional=_nani_functional(noisy_input_hard_tanh), errors=_errors("NoisyInputHardTanh", False)),
-    ActTestSpec("noisy_input_hard_sigmoid", _nani_ref(0.25, 0.5, 0.0, 1.0), domain=(-6.0, 6.0), kinks=(-2.0, 2.0),
-                functional=_nani_functional(noisy_input_hard_sigmoid),
-                errors=_errors("NoisyInputHardSigmoid", False)),
-    ActTestSpec("noisy_tanh", _soft_nan_ref(np.tanh, 1.0, 0.0, 1.15), functional=_nan_functional(noisy_tanh),
-                errors=_errors("NoisyTanh", True)),
-    ActTestSpec("noisy_sigmoid", _soft_nan_ref(_np_sigmoid, 0.25, 0.5, 1.1), domain=(-6.0, 6.0),
-                functional=_nan_functional(noisy_sigmoid), errors=_errors("NoisySigmoid", True)),
-    ActTestSpec("noisy_input_tanh", _np(np.tanh), functional=_nani_functional(noisy_input_tanh),
-                errors=_errors("NoisyInputTanh", False)),
-    ActTestSpec("noisy_input_sigmoid", _np(_np_sigmoid), domain=(-6.0, 6.0),
-                functional=_nani_functional(noisy_input_sigmoid), errors=_errors("NoisyInputSigmoid", False)),
+    ActTestSpec(
+        "noisy_hard_tanh",
+        _nan_ref(1.0, 0.0, -1.0, 1.0, 1.15),
+        kinks=(-1.0, 1.0),
+        functional=_nan_functional(noisy_hard_tanh),
+        errors=_errors("NoisyHardTanh", True),
+    ),
+    ActTestSpec(
+        "noisy_hard_sigmoid",
+        _nan_ref(0.25, 0.5, 0.0, 1.0, 1.1),
+        domain=(-6.0, 6.0),
+        kinks=(-2.0, 2.0),
+        functional=_nan_functional(noisy_hard_sigmoid),
+        errors=_errors("NoisyHardSigmoid", True),
+    ),
+    ActTestSpec(
+        "noisy_input_hard_tanh",
+        _nani_ref(1.0, 0.0, -1.0, 1.0),
+        kinks=(-1.0, 1.0),
+        functional=_nani_functional(noisy_input_hard_tanh),
+        errors=_errors("NoisyInputHardTanh", False),
+    ),
+    ActTestSpec(
+        "noisy_input_hard_sigmoid",
+        _nani_ref(0.25, 0.5, 0.0, 1.0),
+        domain=(-6.0, 6.0),
+        kinks=(-2.0, 2.0),
+        functional=_nani_functional(noisy_input_hard_sigmoid),
+        errors=_errors("NoisyInputHardSigmoid", False),
+    ),
+    ActTestSpec(
+        "noisy_tanh",
+        _soft_nan_ref(np.tanh, 1.0, 0.0, 1.15),
+        functional=_nan_functional(noisy_tanh),
+        errors=_errors("NoisyTanh", True),
+    ),
+    ActTestSpec(
+        "noisy_sigmoid",
+        _soft_nan_ref(_np_sigmoid, 0.25, 0.5, 1.1),
+        domain=(-6.0, 6.0),
+        functional=_nan_functional(noisy_sigmoid),
+        errors=_errors("NoisySigmoid", True),
+    ),
+    ActTestSpec(
+        "noisy_input_tanh",
+        _np(np.tanh),
+        functional=_nani_functional(noisy_input_tanh),
+        errors=_errors("NoisyInputTanh", False),
+    ),
+    ActTestSpec(
+        "noisy_input_sigmoid",
+        _np(_np_sigmoid),
+        domain=(-6.0, 6.0),
+        functional=_nani_functional(noisy_input_sigmoid),
+        errors=_errors("NoisyInputSigmoid", False),
+    ),
 ]

@@ -47,8 +47,11 @@ SPECS = [
         errors=(
             ({"levels": 1}, ValueError, r"^Quantize: `levels` must be an int >= 2, got 1$"),
             ({"levels": 2.0}, TypeError, r"Quantize: `levels` must be an int, got 2.0"),
-            ({"range": (1.0, 1.0)}, ValueError,
-             r"Quantize: `range` must be a non-empty interval \(low, high\) with low < high, got \(1.0, 1.0\)"),
+            (
+                {"range": (1.0, 1.0)},
+                ValueError,
+                r"Quantize: `range` must be a non-empty interval \(low, high\) with low < high, got \(1.0, 1.0\)",
+            ),
             ({"range": (1.0, 0.0)}, ValueError, r"`range` must be a non-empty interval"),
             ({"range": (0.0, float("inf"))}, ValueError, r"Quantize: `range\[1\]` must be finite, got inf"),
             ({"range": 1.0}, TypeError, r"Quantize: `range` must be a \(low, high\) pair, got 1.0"),

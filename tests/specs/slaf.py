@@ -43,12 +43,28 @@ def _call(fn):
 _ERRORS = (
     ({"degree": -1}, ValueError, r"SLAF: `degree` must be an int >= 0, got -1"),
     ({"degree": 2.5}, TypeError, r"SLAF: `degree` must be an int, got 2.5"),
-    ({"basis": "chebychev"}, ValueError, r"`basis` must be one of 'monomial', 'chebyshev', 'legendre' \(did you mean 'chebyshev'\?\), got 'chebychev'"),
-    ({"init": "gelo"}, ValueError, r"SLAF: `init` must be 'paper' or a registered activation name or spec \(did you mean 'gelu'.*\), got 'gelo'"),
+    (
+        {"basis": "chebychev"},
+        ValueError,
+        r"`basis` must be one of 'monomial', 'chebyshev', 'legendre' \(did you mean 'chebyshev'\?\), got 'chebychev'",
+    ),
+    (
+        {"init": "gelo"},
+        ValueError,
+        r"SLAF: `init` must be 'paper' or a registered activation name or spec \(did you mean 'gelu'.*\), got 'gelo'",
+    ),
     ({"init": 3}, TypeError, r"SLAF: `init` must be of type str"),
-    ({"range": (3.0, -3.0)}, ValueError, r"`range` must be None or a pair \(low, high\) of finite numbers with low < high, got \(3.0, -3.0\)"),
+    (
+        {"range": (3.0, -3.0)},
+        ValueError,
+        r"`range` must be None or a pair \(low, high\) of finite numbers with low < high, got \(3.0, -3.0\)",
+    ),
     ({"range": (0.0, float("inf"))}, ValueError, r"`range` must be None or a pair"),
-    ({"range": None}, ValueError, r"`range` must be a \(low, high\) pair for basis '\w+' \(None only for 'monomial'\), got None"),
+    (
+        {"range": None},
+        ValueError,
+        r"`range` must be a \(low, high\) pair for basis '\w+' \(None only for 'monomial'\), got None",
+    ),
     ({"num_parameters": 0}, ValueError, r"`num_parameters` must be an int >= 1, got 0"),
 )
 

@@ -26,14 +26,20 @@ _RRELU_EVAL_SLOPE = (1.0 / 8 + 1.0 / 3) / 2
 
 SPECS = [
     ActTestSpec("relu", _nan_passing(lambda x: _where_pos(x, torch.zeros_like(x))), kinks=(0,)),
-    ActTestSpec("relu6", _nan_passing(lambda x: torch.where(x > 6, 6.0, _where_pos(x, torch.zeros_like(x)))),
-                kinks=(0, 6),
-                domain=(-3, 9)),
+    ActTestSpec(
+        "relu6",
+        _nan_passing(lambda x: torch.where(x > 6, 6.0, _where_pos(x, torch.zeros_like(x)))),
+        kinks=(0, 6),
+        domain=(-3, 9),
+    ),
     ActTestSpec("leaky_relu", lambda x: _where_pos(x, 0.01 * x), kinks=(0,)),
-    ActTestSpec("prelu", lambda x: _where_pos(x, 0.25 * x), kinks=(0,),
-                functional=lambda m, x: F.prelu(x, m.weight)),
-    ActTestSpec("rrelu", lambda x: _where_pos(x, _RRELU_EVAL_SLOPE * x), kinks=(0,),
-                functional=lambda m, x: F.rrelu(x, training=m.training)),
+    ActTestSpec("prelu", lambda x: _where_pos(x, 0.25 * x), kinks=(0,), functional=lambda m, x: F.prelu(x, m.weight)),
+    ActTestSpec(
+        "rrelu",
+        lambda x: _where_pos(x, _RRELU_EVAL_SLOPE * x),
+        kinks=(0,),
+        functional=lambda m, x: F.rrelu(x, training=m.training),
+    ),
     ActTestSpec("elu", lambda x: _where_pos(x, torch.expm1(x)), kinks=(0,)),
     ActTestSpec("selu", lambda x: _SELU_SCALE * _where_pos(x, _SELU_ALPHA * torch.expm1(x)), kinks=(0,)),
     ActTestSpec("celu", lambda x: _where_pos(x, torch.expm1(x)), kinks=(0,)),
@@ -49,9 +55,11 @@ SPECS = [
     ActTestSpec("hardsigmoid", lambda x: torch.clamp(x / 6 + 0.5, 0, 1), kinks=(-3, 3), smooth=False),
     ActTestSpec("hardswish", lambda x: x * torch.clamp(x / 6 + 0.5, 0, 1), kinks=(-3, 3)),
     ActTestSpec("tanhshrink", lambda x: x - torch.tanh(x), nonfinite=False),
-    ActTestSpec("softshrink",
-                _nan_passing(lambda x: torch.where(x > 0.5, x - 0.5, torch.where(x < -0.5, x + 0.5, 0.0))),
-                kinks=(-0.5, 0.5)),
+    ActTestSpec(
+        "softshrink",
+        _nan_passing(lambda x: torch.where(x > 0.5, x - 0.5, torch.where(x < -0.5, x + 0.5, 0.0))),
+        kinks=(-0.5, 0.5),
+    ),
     ActTestSpec("hardshrink", _nan_passing(lambda x: torch.where(x.abs() > 0.5, x, 0.0)), kinks=(-0.5, 0.5)),
     ActTestSpec("identity", lambda x: x),
 ]

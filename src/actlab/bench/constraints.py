@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from actlab.core.validation import check_int
 from actlab.bench._timing import median_ms
 from actlab.constraints import ConeLayer, max_violation, project, v_representation
+from actlab.core.validation import check_int
 
 __all__ = ["DEFAULT_CASES", "ConstraintTiming", "bench_constraints", "random_cone"]
 
@@ -72,9 +72,16 @@ def random_cone(d: int, m: int, seed: int = 0) -> np.ndarray:
     return -G * s[:, None]
 
 
-def bench_constraints(cases: Sequence[tuple[int, int]] = DEFAULT_CASES, *, batch: int = 256, in_features: int = 64,
-                      cvxpy_samples: int = 16, min_run_time: float = 0.5, threads: int | None = None,
-                      progress: Callable[[str], None] | None = None) -> list[ConstraintTiming]:
+def bench_constraints(
+    cases: Sequence[tuple[int, int]] = DEFAULT_CASES,
+    *,
+    batch: int = 256,
+    in_features: int = 64,
+    cvxpy_samples: int = 16,
+    min_run_time: float = 0.5,
+    threads: int | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> list[ConstraintTiming]:
     """Time constraint layers against projection baselines, one `ConstraintTiming` per case.
 
     Args:
@@ -130,6 +137,19 @@ def _run(cases, batch, in_features, cvxpy_samples, min_run_time, progress) -> li
             cvxpy_ms = (time.perf_counter() - t0) * 1e3 * batch / len(xs)
             layer_viol = float(max_violation(layer(x), A, relative=True).max())
             admm_viol = float(max_violation(project(linear(x), A), A, relative=True).max())
-        out.append(ConstraintTiming(d, m, batch, layer.n_generators, float(np.median(reps)) * 1e3, layer_ms,
-                                    linear_ms, admm_ms, cvxpy_ms, layer_viol, admm_viol))
+        out.append(
+            ConstraintTiming(
+                d,
+                m,
+                batch,
+                layer.n_generators,
+                float(np.median(reps)) * 1e3,
+                layer_ms,
+                linear_ms,
+                admm_ms,
+                cvxpy_ms,
+                layer_viol,
+                admm_viol,
+            )
+        )
     return out

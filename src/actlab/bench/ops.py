@@ -15,9 +15,9 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from actlab.core.validation import check_bound, check_choice, check_finite, check_int
 from actlab.bench._timing import median_ms
 from actlab.core.registry import create
+from actlab.core.validation import check_bound, check_choice, check_finite, check_int
 
 __all__ = ["DTYPES", "OpTiming", "bench_ops", "saved_tensor_bytes"]
 

@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from actlab.core.validation import check_bound, check_choice, check_int
 from actlab.bench._timing import median_ms
+from actlab.core.validation import check_bound, check_choice, check_int
 from actlab.gaf import GradientActivation
 from actlab.gaf.functions import resolve
 from actlab.gaf.wrapper import PLACEMENTS
@@ -79,10 +79,17 @@ class StepTiming:
         return {**asdict(self), "overhead": {k: self.overhead(k) for k in self.bare_ms}}
 
 
-def bench_optim(optimizers: Sequence[str] = ("sgd_momentum", "adam"), *, fn: str = "atan",
-                variants: Sequence[str] = ("grad", "fused"), min_run_time: float = 2.0, seed: int = 0,
-                shapes: Sequence[tuple[int, ...]] | None = None, rounds: int = 3,
-                progress: Callable[[str], None] | None = None) -> list[StepTiming]:
+def bench_optim(
+    optimizers: Sequence[str] = ("sgd_momentum", "adam"),
+    *,
+    fn: str = "atan",
+    variants: Sequence[str] = ("grad", "fused"),
+    min_run_time: float = 2.0,
+    seed: int = 0,
+    shapes: Sequence[tuple[int, ...]] | None = None,
+    rounds: int = 3,
+    progress: Callable[[str], None] | None = None,
+) -> list[StepTiming]:
     """Time ``opt.step()`` bare and wrapped in `GradientActivation` on ResNet-18-shaped parameters.
 
     The bare optimizer runs in its three CPU kernel modes (``default``, ``foreach``, ``fused``).
@@ -120,10 +127,15 @@ def bench_optim(optimizers: Sequence[str] = ("sgd_momentum", "adam"), *, fn: str
             return opt.step
 
         bare = {k: OPTIMIZERS[name](params, k) for k in BASELINES}
-        wrapped = {v: GradientActivation(OPTIMIZERS[name](params, "foreach"), fn, fused=v == "fused",
-                                         placement="grad" if v == "fused" else v) for v in variants}
-        times: dict[str, list[float]] = {f"{kind} {key}": [] for kind, d in (("bare", bare), ("gaf", wrapped))
-                                         for key in d}
+        wrapped = {
+            v: GradientActivation(
+                OPTIMIZERS[name](params, "foreach"), fn, fused=v == "fused", placement="grad" if v == "fused" else v
+            )
+            for v in variants
+        }
+        times: dict[str, list[float]] = {
+            f"{kind} {key}": [] for kind, d in (("bare", bare), ("gaf", wrapped)) for key in d
+        }
         for r in range(rounds):
             if progress:
                 progress(f"{name} round {r + 1}/{rounds}")

@@ -7,8 +7,8 @@ from torch import Tensor, nn
 
 from actlab.core.channels import channel_view
 from actlab.core.fused import fused
-from actlab.core.validation import check_bound, check_finite, check_int, check_type
 from actlab.core.registry import ActivationSpec, register
+from actlab.core.validation import check_bound, check_finite, check_int, check_type
 
 __all__ = ["TERELU", "terelu"]
 
@@ -163,9 +163,7 @@ class TERELU(nn.Module):
         self.alpha = float(alpha)
         self.mu = float(mu)
         self.num_parameters = num_parameters
-        self.beta = nn.Parameter(
-            torch.empty(num_parameters, device=device, dtype=dtype), requires_grad=learn_beta
-        )
+        self.beta = nn.Parameter(torch.empty(num_parameters, device=device, dtype=dtype), requires_grad=learn_beta)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:

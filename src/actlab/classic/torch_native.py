@@ -45,10 +45,14 @@ _entry("softsign", nn.Softsign, F.softsign, "x / (1 + |x|)")
 _entry("tanh", nn.Tanh, torch.tanh, "hyperbolic tangent")
 _entry("sigmoid", nn.Sigmoid, torch.sigmoid, "1 / (1 + exp(-x))")
 _entry("logsigmoid", nn.LogSigmoid, F.logsigmoid, "log(sigmoid(x))")
-_entry("hardtanh", nn.Hardtanh, F.hardtanh, "clip(x, -1, 1)", aliases=("hard_tanh",),
-       saturation=lambda x: x.abs() >= 1)
-_entry("hardsigmoid", nn.Hardsigmoid, F.hardsigmoid, "clip(x / 6 + 1/2, 0, 1) (PyTorch's slope 1/6)",
-       saturation=lambda x: x.abs() >= 3)
+_entry("hardtanh", nn.Hardtanh, F.hardtanh, "clip(x, -1, 1)", aliases=("hard_tanh",), saturation=lambda x: x.abs() >= 1)
+_entry(
+    "hardsigmoid",
+    nn.Hardsigmoid,
+    F.hardsigmoid,
+    "clip(x / 6 + 1/2, 0, 1) (PyTorch's slope 1/6)",
+    saturation=lambda x: x.abs() >= 3,
+)
 _entry("hardswish", nn.Hardswish, F.hardswish, "x * hardsigmoid(x)")
 _entry("tanhshrink", nn.Tanhshrink, F.tanhshrink, "x - tanh(x)")
 _entry("softshrink", nn.Softshrink, F.softshrink, "soft thresholding at 0.5")

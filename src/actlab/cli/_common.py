@@ -29,8 +29,10 @@ def note_untuned_malloc(as_json: bool) -> None:
     from actlab.bench.ops import malloc_tuned
 
     if not (as_json or malloc_tuned()):
-        err_console.print("[yellow]note:[/] MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ unset: "
-                          "timings include page faults (see docs/BENCHMARKS.md)")
+        err_console.print(
+            "[yellow]note:[/] MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ unset: "
+            "timings include page faults (see docs/BENCHMARKS.md)"
+        )
 
 
 def print_json(records: Sequence[Any]) -> None:

@@ -34,18 +34,43 @@ def bench_constraints_cmd(
     note_untuned_malloc(as_json)
     parsed = [_parse_case(c) for c in cases] if cases else list(DEFAULT_CASES)
     try:
-        results = bench_constraints(parsed, batch=batch, cvxpy_samples=cvxpy_samples, min_run_time=min_run_time,
-                                    threads=threads)
+        results = bench_constraints(
+            parsed, batch=batch, cvxpy_samples=cvxpy_samples, min_run_time=min_run_time, threads=threads
+        )
     except (ValueError, TypeError) as exc:
         raise fail(exc) from None
     if as_json:
         print_json(results)
         return
-    cols = ("d", "m", "generators", "V-rep ms", "layer ms", "Linear ms", "Linear+ADMM ms", "Linear+OSQP ms",
-            "vs OSQP", "vs ADMM", "layer viol (rel)")
-    rows = [(str(r.d), str(r.m), str(r.n_generators), f"{r.vrep_ms:.1f}", f"{r.layer_ms:.3f}", f"{r.linear_ms:.3f}",
-             f"{r.admm_ms:.2f}", f"{r.cvxpy_ms:.0f}", f"{r.speedup_vs_cvxpy:.0f}x", f"{r.speedup_vs_admm:.0f}x",
-             f"{r.layer_max_violation:.1e}") for r in results]
+    cols = (
+        "d",
+        "m",
+        "generators",
+        "V-rep ms",
+        "layer ms",
+        "Linear ms",
+        "Linear+ADMM ms",
+        "Linear+OSQP ms",
+        "vs OSQP",
+        "vs ADMM",
+        "layer viol (rel)",
+    )
+    rows = [
+        (
+            str(r.d),
+            str(r.m),
+            str(r.n_generators),
+            f"{r.vrep_ms:.1f}",
+            f"{r.layer_ms:.3f}",
+            f"{r.linear_ms:.3f}",
+            f"{r.admm_ms:.2f}",
+            f"{r.cvxpy_ms:.0f}",
+            f"{r.speedup_vs_cvxpy:.0f}x",
+            f"{r.speedup_vs_admm:.0f}x",
+            f"{r.layer_max_violation:.1e}",
+        )
+        for r in results
+    ]
     header = f"batch={batch}, float32, threads={threads or torch.get_num_threads()}, torch {torch.__version__}"
     print_table(header, cols, rows, markdown=markdown)
 

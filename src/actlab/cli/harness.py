@@ -15,14 +15,20 @@ from actlab.cli._common import console, fail
 def _print_summary(result: Any, title: str) -> None:
     table = Table(title=title, header_style="bold")
     for col in ("activation", "family", "test acc", "test loss", "Δ acc", "p (paired)", "s/epoch"):
-        table.add_column(col, justify="left" if col in ("activation", "family") else "right",
-                         no_wrap=col == "activation")
+        table.add_column(
+            col, justify="left" if col in ("activation", "family") else "right", no_wrap=col == "activation"
+        )
     for r in result.summary:
         p = "-" if r["p_vs_first"] is None else f"{r['p_vs_first']:.3f}"
-        table.add_row(r["act"], r["family"] + (" (learned)" if r["learnable"] else ""),
-                      f"{r['test_acc_mean']:.4f} ± {r['test_acc_std']:.4f}",
-                      f"{r['test_loss_mean']:.4f} ± {r['test_loss_std']:.4f}",
-                      f"{r['delta_acc_vs_first']:+.4f}", p, f"{r['sec_per_epoch']:.3f}")
+        table.add_row(
+            r["act"],
+            r["family"] + (" (learned)" if r["learnable"] else ""),
+            f"{r['test_acc_mean']:.4f} ± {r['test_acc_std']:.4f}",
+            f"{r['test_loss_mean']:.4f} ± {r['test_loss_std']:.4f}",
+            f"{r['delta_acc_vs_first']:+.4f}",
+            p,
+            f"{r['sec_per_epoch']:.3f}",
+        )
     console.print(table)
     console.print(f"report: [bold]{result.report}[/]", highlight=False)
 
@@ -50,12 +56,20 @@ def register(app: typer.Typer) -> None:
 
     @app.command("compare")
     def compare_cmd(
-        acts: Annotated[str, typer.Option(help="activation specs, comma-separated (commas inside (...) are fine); "
-                                               "the first is the baseline")] = "relu,gelu",
+        acts: Annotated[
+            str,
+            typer.Option(
+                help="activation specs, comma-separated (commas inside (...) are fine); the first is the baseline"
+            ),
+        ] = "relu,gelu",
         task: Annotated[str, typer.Option(help="mnist1d, digits, adding, copy, npz, folder")] = "mnist1d",
         data: Annotated[Optional[Path], typer.Option(help="the .npz file or image folder (tasks npz, folder)")] = None,
-        model: Annotated[Optional[str], typer.Option(
-            help="mlp, cnn1d, cnn2d, resnet, rnn, gated_rnn (the activation in the LSTM gates); default: the task's")] = None,
+        model: Annotated[
+            Optional[str],
+            typer.Option(
+                help="mlp, cnn1d, cnn2d, resnet, rnn, gated_rnn (the activation in the LSTM gates); default: the task's"
+            ),
+        ] = None,
         seeds: Annotated[int, typer.Option(help="seeds 0..N-1 per activation")] = 3,
         epochs: int = 10,
         batch_size: Annotated[int, typer.Option(help="global batch size")] = 128,
@@ -63,7 +77,9 @@ def register(app: typer.Typer) -> None:
         optim: Annotated[str, typer.Option(help="sgd, adam, adamw, or e.g. 'sgd+gaf(alpha=0.3,beta=4.5)'")] = "adam",
         schedule: Annotated[str, typer.Option(help="none, cosine, step")] = "none",
         anneal: Annotated[str, typer.Option(help="noise annealing per epoch: none, linear, cosine, paper")] = "none",
-        patience: Annotated[Optional[int], typer.Option(help="early stop after N epochs without a lower test loss")] = None,
+        patience: Annotated[
+            Optional[int], typer.Option(help="early stop after N epochs without a lower test loss")
+        ] = None,
         max_train: Annotated[Optional[int], typer.Option(help="use only the first N training samples")] = None,
         out: Annotated[Path, typer.Option(help="run folder; rerunning into it resumes")] = Path("runs/compare"),
         jobs: Annotated[int, typer.Option(help="cells in parallel processes")] = 1,
@@ -75,13 +91,31 @@ def register(app: typer.Typer) -> None:
         from actlab.harness import TrainConfig
 
         try:
-            config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, optim=optim, schedule=schedule,
-                                 patience=patience, anneal=anneal)
+            config = TrainConfig(
+                epochs=epochs,
+                batch_size=batch_size,
+                lr=lr,
+                optim=optim,
+                schedule=schedule,
+                patience=patience,
+                anneal=anneal,
+            )
         except (ValueError, TypeError) as exc:
             raise fail(exc) from None
-        result = run_compare(task=task, acts=acts, out_dir=out, seeds=seeds, model=model, config=config, path=data,
-                             max_train=max_train, jobs=jobs, nproc=nproc, tensorboard=tensorboard,
-                             progress=not as_json)
+        result = run_compare(
+            task=task,
+            acts=acts,
+            out_dir=out,
+            seeds=seeds,
+            model=model,
+            config=config,
+            path=data,
+            max_train=max_train,
+            jobs=jobs,
+            nproc=nproc,
+            tensorboard=tensorboard,
+            progress=not as_json,
+        )
         if as_json:
             typer.echo(json.dumps({"report": str(result.report), "summary": result.summary}, indent=2))
             return
@@ -124,8 +158,14 @@ def run_demo(out_dir: Path) -> None:
 
     acts = demo_acts()
     console.print(f"demo: comparing {', '.join(acts)} on MNIST-1D (MLP, 3 seeds, 20 epochs)", highlight=False)
-    result = run_compare(task="mnist1d", acts=acts, out_dir=out_dir, seeds=3, model="mlp",
-                         config=TrainConfig(epochs=20, batch_size=128, lr=3e-3, schedule="cosine"), progress=True)
+    result = run_compare(
+        task="mnist1d",
+        acts=acts,
+        out_dir=out_dir,
+        seeds=3,
+        model="mlp",
+        config=TrainConfig(epochs=20, batch_size=128, lr=3e-3, schedule="cosine"),
+        progress=True,
+    )
     _print_summary(result, "MNIST-1D, MLP: final test metrics over 3 seeds")
-    console.print(f"[bold green]demo done:[/] report {result.report}, plots and tables in {out_dir}/",
-                  highlight=False)
+    console.print(f"[bold green]demo done:[/] report {result.report}, plots and tables in {out_dir}/", highlight=False)

@@ -9,10 +9,7 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from actlab.cli import harness
-from actlab.cli import inspect as inspect_cli
-from actlab.cli import gaf as gaf_cli
-from actlab.cli import constraints as constraints_cli
+from actlab.cli import constraints as constraints_cli, gaf as gaf_cli, harness, inspect as inspect_cli
 from actlab.cli._common import console, fail, note_untuned_malloc, print_json, print_table
 
 app = typer.Typer(
@@ -22,6 +19,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
 @app.command("list")
 def list_cmd(
     pattern: Annotated[Optional[str], typer.Argument(help="glob over names, e.g. 'noisy_*'")] = None,
@@ -38,8 +37,15 @@ def list_cmd(
     rows = [get_spec(n) for n in names]
     if as_json:
         records = [
-            {"name": s.name, "family": s.family, "learnable": s.learnable, "stochastic": s.stochastic,
-             "aliases": list(s.aliases), "description": s.description, "paper": s.paper}
+            {
+                "name": s.name,
+                "family": s.family,
+                "learnable": s.learnable,
+                "stochastic": s.stochastic,
+                "aliases": list(s.aliases),
+                "description": s.description,
+                "paper": s.paper,
+            }
             for s in rows
         ]
         print_json(records)
@@ -48,19 +54,25 @@ def list_cmd(
     for col in ("name", "family", "learnable", "stochastic", "description", "paper"):
         table.add_column(col, overflow="fold")
     for s in rows:
-        table.add_row(s.name, s.family, "yes" if s.learnable else "", "yes" if s.stochastic else "",
-                      s.description, s.paper)
+        table.add_row(
+            s.name, s.family, "yes" if s.learnable else "", "yes" if s.stochastic else "", s.description, s.paper
+        )
     console.print(table)
 
 
 @app.command("plot")
 def plot_cmd(
-    names: Annotated[Optional[list[str]], typer.Argument(help="names or spec strings, e.g. \"terelu(mu=2.0)\"")] = None,
+    names: Annotated[Optional[list[str]], typer.Argument(help='names or spec strings, e.g. "terelu(mu=2.0)"')] = None,
     out: Annotated[Path, typer.Option(help="PNG file to write")] = Path("activations.png"),
     xmin: float = -5.0,
     xmax: float = 5.0,
-    state_dict: Annotated[Optional[Path], typer.Option("--state-dict", help="draw the learned activations (SLAF) saved in this model state_dict file")] = None,
-    key: Annotated[Optional[str], typer.Option(help="with --state-dict: one activation's module prefix, e.g. net.2")] = None,
+    state_dict: Annotated[
+        Optional[Path],
+        typer.Option("--state-dict", help="draw the learned activations (SLAF) saved in this model state_dict file"),
+    ] = None,
+    key: Annotated[
+        Optional[str], typer.Option(help="with --state-dict: one activation's module prefix, e.g. net.2")
+    ] = None,
 ) -> None:
     """Draw activations and their derivatives on one figure (stochastic: eval curve + noise band)."""
     from actlab.plotting import plot_activations, plot_state_dict_activations
@@ -100,13 +112,20 @@ def bench_ops_cmd(
     note_untuned_malloc(as_json)
     try:
         if as_json:
-            results = bench_ops(names, numel=numel, dtype=dtype, scale=scale, compiled=compile,
-                                min_run_time=min_run_time)
+            results = bench_ops(
+                names, numel=numel, dtype=dtype, scale=scale, compiled=compile, min_run_time=min_run_time
+            )
         else:
             with console.status("benchmarking") as status:
-                results = bench_ops(names, numel=numel, dtype=dtype, scale=scale, compiled=compile,
-                                    min_run_time=min_run_time,
-                                    progress=lambda s: status.update(f"benchmarking {s}"))
+                results = bench_ops(
+                    names,
+                    numel=numel,
+                    dtype=dtype,
+                    scale=scale,
+                    compiled=compile,
+                    min_run_time=min_run_time,
+                    progress=lambda s: status.update(f"benchmarking {s}"),
+                )
     except (ValueError, TypeError) as exc:
         raise fail(exc) from None
     if as_json:
@@ -114,13 +133,22 @@ def bench_ops_cmd(
         return
     cols = ("activation", "fwd ms", "fwd/relu", "fwd+bwd ms", "fwd+bwd/relu", "fwd+bwd GB/s", "saved MiB", "saved/relu")
     rows = [
-        (r.name, f"{r.forward_ms:.2f}", _fmt_ratio(r.forward_ratio), f"{r.fwd_bwd_ms:.2f}",
-         _fmt_ratio(r.fwd_bwd_ratio), f"{r.fwd_bwd_gbps:.1f}", f"{r.saved_bytes / 2**20:.1f}",
-         _fmt_ratio(r.saved_ratio))
+        (
+            r.name,
+            f"{r.forward_ms:.2f}",
+            _fmt_ratio(r.forward_ratio),
+            f"{r.fwd_bwd_ms:.2f}",
+            _fmt_ratio(r.fwd_bwd_ratio),
+            f"{r.fwd_bwd_gbps:.1f}",
+            f"{r.saved_bytes / 2**20:.1f}",
+            _fmt_ratio(r.saved_ratio),
+        )
         for r in results
     ]
-    header = (f"numel={numel}, dtype={dtype}, scale={scale}, compile={compile}, threads={torch.get_num_threads()}, "
-              f"torch {torch.__version__}")
+    header = (
+        f"numel={numel}, dtype={dtype}, scale={scale}, compile={compile}, threads={torch.get_num_threads()}, "
+        f"torch {torch.__version__}"
+    )
     print_table(header, cols, rows, markdown=markdown)
 
 

@@ -82,8 +82,9 @@ class VRepresentation:
         kind = "cone" if self.homogeneous else "polyhedron"
         if self.is_empty:
             return f"empty {kind} in R^{self.dim}"
-        parts = [f"{kind} in R^{self.dim}: {self.n_vertices} vertices, {self.n_rays} rays, "
-                 f"{self.n_lineality}-dim lineality"]
+        parts = [
+            f"{kind} in R^{self.dim}: {self.n_vertices} vertices, {self.n_rays} rays, {self.n_lineality}-dim lineality"
+        ]
         if self.redundant_rows:
             parts.append(f"redundant rows {list(self.redundant_rows)}")
         if self.implicit_equalities:
@@ -179,8 +180,9 @@ def v_representation(A, b=None, *, exact: bool = False, warn_above: int = WARN_G
         return VRepresentation(np.zeros((0, d)), np.zeros((0, d)), np.zeros((0, d)), (), (), homogeneous, exact, d)
     keep = np.flatnonzero(~zero)
     if len(keep) == 0:
-        return VRepresentation(np.zeros((1, d)), np.zeros((0, d)), np.eye(d), tuple(range(m)), (), homogeneous,
-                               exact, d)
+        return VRepresentation(
+            np.zeros((1, d)), np.zeros((0, d)), np.eye(d), tuple(range(m)), (), homogeneous, exact, d
+        )
     implicit, redundant = _cdd_matrix(A_np[keep], b_np[keep], exact).canonicalize()
     implicit = {int(keep[i]) for i in implicit}
     redundant = {int(keep[i]) for i in redundant} | set(np.flatnonzero(zero).tolist())
@@ -203,11 +205,16 @@ def v_representation(A, b=None, *, exact: bool = False, warn_above: int = WARN_G
         # cdd lists no vertex for a homogeneous system with rays; the apex is the origin.
         vertices = np.zeros((1, d))
     # "+ 0.0" turns cdd's negative zeros into zeros (cosmetic, but they show in printed output).
-    rep = VRepresentation(vertices + 0.0, rays + 0.0, lineality, tuple(sorted(redundant)), tuple(sorted(implicit)),
-                          homogeneous, exact, d)
+    rep = VRepresentation(
+        vertices + 0.0, rays + 0.0, lineality, tuple(sorted(redundant)), tuple(sorted(implicit)), homogeneous, exact, d
+    )
     n = rep.n_vertices + rep.n_rays + rep.n_lineality
     if n > warn_above:
-        warnings.warn(f"v_representation: {n} generators ({rep.n_vertices} vertices, {rep.n_rays} rays, "
-                      f"{rep.n_lineality} lineality) for {m} constraints in R^{d}; a constraint layer's "
-                      "width grows with this number", GeneratorCountWarning, stacklevel=2)
+        warnings.warn(
+            f"v_representation: {n} generators ({rep.n_vertices} vertices, {rep.n_rays} rays, "
+            f"{rep.n_lineality} lineality) for {m} constraints in R^{d}; a constraint layer's "
+            "width grows with this number",
+            GeneratorCountWarning,
+            stacklevel=2,
+        )
     return rep

@@ -15,8 +15,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from actlab.core.validation import check_bound, check_choice, check_finite, check_int, check_type, fail
 from actlab.constraints.geometry import VRepresentation, as_constraints, v_representation
+from actlab.core.validation import check_bound, check_choice, check_finite, check_int, check_type, fail
 
 __all__ = ["ConeLayer", "PolyhedronLayer", "cone_combination", "polyhedron_combination"]
 
@@ -44,8 +44,9 @@ def cone_combination(coeffs: Tensor, rays: Tensor, lineality: Tensor, /, *, nonn
     return _nonneg(coeffs[..., :p], nonneg) @ rays + coeffs[..., p:] @ lineality
 
 
-def polyhedron_combination(coeffs: Tensor, vertices: Tensor, rays: Tensor, lineality: Tensor, /, *,
-                           nonneg: str = "relu") -> Tensor:
+def polyhedron_combination(
+    coeffs: Tensor, vertices: Tensor, rays: Tensor, lineality: Tensor, /, *, nonneg: str = "relu"
+) -> Tensor:
     r"""Map coefficients to a point of the polyhedron.
 
     .. math::
@@ -59,7 +60,8 @@ def polyhedron_combination(coeffs: Tensor, vertices: Tensor, rays: Tensor, linea
     """
     k = vertices.shape[0]
     return torch.softmax(coeffs[..., :k], dim=-1) @ vertices + cone_combination(
-        coeffs[..., k:], rays, lineality, nonneg=nonneg)
+        coeffs[..., k:], rays, lineality, nonneg=nonneg
+    )
 
 
 class _ConstraintLayer(nn.Module):
@@ -67,8 +69,9 @@ class _ConstraintLayer(nn.Module):
 
     _owner = "ConstraintLayer"
 
-    def __init__(self, in_features: int, A, b, *, nonneg: str, exact: bool, bias: bool,
-                 device=None, dtype=None) -> None:
+    def __init__(
+        self, in_features: int, A, b, *, nonneg: str, exact: bool, bias: bool, device=None, dtype=None
+    ) -> None:
         super().__init__()
         owner = self._owner
         check_int(owner, "in_features", in_features, ">=", 1)
@@ -91,8 +94,9 @@ class _ConstraintLayer(nn.Module):
         if self.n_vertices:
             self.register_buffer("vertices", torch.as_tensor(rep.vertices, **factory))
         self.register_buffer("rays", torch.as_tensor(rep.rays, **factory).reshape(rep.n_rays, self.out_features))
-        self.register_buffer("lineality", torch.as_tensor(rep.lineality, **factory).reshape(
-            rep.n_lineality, self.out_features))
+        self.register_buffer(
+            "lineality", torch.as_tensor(rep.lineality, **factory).reshape(rep.n_lineality, self.out_features)
+        )
         self.linear = nn.Linear(in_features, self.n_generators, bias=bias, **factory)
 
     @property
@@ -105,16 +109,22 @@ class _ConstraintLayer(nn.Module):
             fail(self._owner, "A, b", "constraints with a non-empty feasible set", f"an infeasible system {shape}")
         if rep.is_point:
             what = "{0}" if rep.homogeneous else f"the single point {rep.vertices[0].tolist()}"
-            fail(self._owner, "A" if rep.homogeneous else "A, b",
-                 "constraints whose feasible set is more than one point", f"a set that is only {what}")
+            fail(
+                self._owner,
+                "A" if rep.homogeneous else "A, b",
+                "constraints whose feasible set is more than one point",
+                f"a set that is only {what}",
+            )
 
     def reset_parameters(self) -> None:
         self.linear.reset_parameters()
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"n_constraints={self.A.shape[0]}, n_vertices={self.n_vertices}, n_rays={self.n_rays}, "
-                f"n_lineality={self.n_lineality}, nonneg={self.nonneg!r}, exact={self.exact}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"n_constraints={self.A.shape[0]}, n_vertices={self.n_vertices}, n_rays={self.n_rays}, "
+            f"n_lineality={self.n_lineality}, nonneg={self.nonneg!r}, exact={self.exact}"
+        )
 
 
 class ConeLayer(_ConstraintLayer):
@@ -174,8 +184,18 @@ class ConeLayer(_ConstraintLayer):
 
     _owner = "ConeLayer"
 
-    def __init__(self, in_features: int, A, *, nonneg: str = "relu", max_norm: float | None = None,
-                 exact: bool = False, bias: bool = True, device=None, dtype=None) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        A,
+        *,
+        nonneg: str = "relu",
+        max_norm: float | None = None,
+        exact: bool = False,
+        bias: bool = True,
+        device=None,
+        dtype=None,
+    ) -> None:
         if max_norm is not None:
             check_finite(self._owner, "max_norm", max_norm)
             check_bound(self._owner, "max_norm", max_norm, ">", 0)
@@ -227,8 +247,18 @@ class PolyhedronLayer(_ConstraintLayer):
 
     _owner = "PolyhedronLayer"
 
-    def __init__(self, in_features: int, A, b, *, nonneg: str = "relu", exact: bool = False,
-                 bias: bool = True, device=None, dtype=None) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        A,
+        b,
+        *,
+        nonneg: str = "relu",
+        exact: bool = False,
+        bias: bool = True,
+        device=None,
+        dtype=None,
+    ) -> None:
         if b is None:
             fail(self._owner, "b", "an array of shape (m,) (use ConeLayer for A z <= 0)", None)
         super().__init__(in_features, A, b, nonneg=nonneg, exact=exact, bias=bias, device=device, dtype=dtype)

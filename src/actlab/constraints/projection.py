@@ -19,8 +19,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from actlab.core.validation import check_bound, check_choice, check_int, check_type, fail
 from actlab.constraints.geometry import as_constraints
+from actlab.core.validation import check_bound, check_choice, check_int, check_type, fail
 
 __all__ = ["max_violation", "project"]
 
@@ -48,8 +48,11 @@ def max_violation(z: Tensor, A, b=None, /, *, relative: bool = False) -> Tensor:
         fail("max_violation", "z", f"of shape (*, {A_np.shape[1]}) to match `A`", tuple(z.shape))
     z64 = z.detach().to(torch.float64)
     A_t = torch.as_tensor(A_np, device=z.device)
-    b_t = torch.zeros(A_np.shape[0], dtype=torch.float64, device=z.device) if b_np is None else torch.as_tensor(
-        b_np, device=z.device)
+    b_t = (
+        torch.zeros(A_np.shape[0], dtype=torch.float64, device=z.device)
+        if b_np is None
+        else torch.as_tensor(b_np, device=z.device)
+    )
     viol = torch.clamp(z64 @ A_t.T - b_t, min=0.0)
     if relative:
         scale = torch.linalg.vector_norm(A_t, dim=1) * torch.linalg.vector_norm(z64, dim=-1, keepdim=True) + b_t.abs()
@@ -73,8 +76,13 @@ def _project_cvxpy(x: np.ndarray, A: np.ndarray, b: np.ndarray, solver: str, tol
     z = cp.Variable(A.shape[1])
     prob = cp.Problem(cp.Minimize(0.5 * cp.sum_squares(z - xp)), [A @ z <= b])
     # cvxpy turns OSQP's polishing (an exact solve on the detected active set) on by default.
-    opts = ({"eps_abs": tol, "eps_rel": tol, "max_iter": 100_000} if solver == "OSQP"
-            else {"tol_gap_abs": tol, "tol_gap_rel": tol, "tol_feas": tol} if solver == "CLARABEL" else {})
+    opts = (
+        {"eps_abs": tol, "eps_rel": tol, "max_iter": 100_000}
+        if solver == "OSQP"
+        else {"tol_gap_abs": tol, "tol_gap_rel": tol, "tol_feas": tol}
+        if solver == "CLARABEL"
+        else {}
+    )
     out = np.empty_like(x)
     for i, xi in enumerate(x):
         xp.value = xi
@@ -85,7 +93,9 @@ def _project_cvxpy(x: np.ndarray, A: np.ndarray, b: np.ndarray, solver: str, tol
     return out
 
 
-def _project_admm(x: Tensor, A: Tensor, b: Tensor, tol: float, max_iter: int, rho: float = 1.0) -> tuple[Tensor, Tensor]:
+def _project_admm(
+    x: Tensor, A: Tensor, b: Tensor, tol: float, max_iter: int, rho: float = 1.0
+) -> tuple[Tensor, Tensor]:
     """Batched ADMM + polishing; returns the projections and a per-sample "certified" mask.
 
     rho adapts every 50 iterations to the ratio of primal and dual residuals (as OSQP does):
@@ -142,8 +152,17 @@ def _polish(x: Tensor, A: Tensor, b: Tensor, z: Tensor, y: Tensor, tol: Tensor) 
     return torch.where(kkt.unsqueeze(-1), z_s, z), kkt
 
 
-def project(x: Tensor, A, b=None, /, *, method: str = "admm", tol: float | None = None, max_iter: int = 10_000,
-            solver: str = "OSQP") -> Tensor:
+def project(
+    x: Tensor,
+    A,
+    b=None,
+    /,
+    *,
+    method: str = "admm",
+    tol: float | None = None,
+    max_iter: int = 10_000,
+    solver: str = "OSQP",
+) -> Tensor:
     r"""Euclidean projection of each ``x[..., :]`` onto :math:`\{z : A z \le b\}`.
 
     Args:
@@ -192,8 +211,9 @@ def project(x: Tensor, A, b=None, /, *, method: str = "admm", tol: float | None 
     else:
         # float64 internally: the factorisation and the polishing solve need the headroom.
         f64 = {"dtype": torch.float64, "device": x.device}
-        out, certified = _project_admm(flat.to(torch.float64), torch.as_tensor(A_np, **f64),
-                                       torch.as_tensor(b_np, **f64), tol, max_iter)
+        out, certified = _project_admm(
+            flat.to(torch.float64), torch.as_tensor(A_np, **f64), torch.as_tensor(b_np, **f64), tol, max_iter
+        )
         # Never return an uncertified point: samples that neither converged nor passed the KKT
         # check of the polishing step are solved exactly, one QP each.
         bad = (~certified).nonzero().flatten()

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from actlab.core.validation import check_int
 from actlab.constraints.layers import ConeLayer
+from actlab.core.validation import check_int
 
 __all__ = ["ConstrainedVAE", "checkerboard_constraints"]
 
@@ -42,7 +42,7 @@ def checkerboard_constraints(side: int = 8, patch: int = 2) -> np.ndarray:
     A = np.zeros((n * n, side, side))
     for i in range(n):
         for j in range(n):
-            A[i * n + j, i * patch:(i + 1) * patch, j * patch:(j + 1) * patch] = 1.0 if (i + j) % 2 == 0 else -1.0
+            A[i * n + j, i * patch : (i + 1) * patch, j * patch : (j + 1) * patch] = 1.0 if (i + j) % 2 == 0 else -1.0
     return A.reshape(n * n, side * side)
 
 
@@ -71,8 +71,13 @@ class ConstrainedVAE(nn.Module):
         check_int("ConstrainedVAE", "latent", latent, ">=", 1)
         check_int("ConstrainedVAE", "hidden", hidden, ">=", 1)
         self.latent = latent
-        self.encoder = nn.Sequential(nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-                                     nn.Linear(hidden, 2 * latent))
+        self.encoder = nn.Sequential(
+            nn.Linear(in_features, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, 2 * latent),
+        )
         head = nn.Linear(hidden, in_features) if A is None else ConeLayer(hidden, A)
         self.decoder = nn.Sequential(nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), head)
 

@@ -81,7 +81,7 @@ def fused(fn: F) -> F:
             kernel = compiled[key] = torch.compile(code_clone(fn), dynamic=True, fullgraph=True)
         try:
             return kernel(x, *args, **kwargs)
-        except Exception as exc:  # noqa: BLE001 - any Inductor/toolchain failure: same math, unfused
+        except Exception as exc:
             warnings.warn(
                 f"actlab: could not build a fused kernel for {fn.__name__} ({type(exc).__name__}: {exc}); "
                 "running it as plain torch ops",

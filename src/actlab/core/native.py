@@ -87,7 +87,11 @@ def _build(name: str, source: bytes, cc: str) -> Path:
         if target.exists():
             return target
         try:
-            return atomic_write(target, lambda out, args=args: _compile(cc, args, source, out))
+
+            def write(out: Path, args: list[str] = args) -> None:
+                _compile(cc, args, source, out)
+
+            return atomic_write(target, write)
         except RuntimeError as exc:
             errors.append(str(exc))
     raise RuntimeError("\n".join(errors))
@@ -102,7 +106,7 @@ def _load(package: str, name: str, header: str) -> ctypes.CDLL | None:
             raise RuntimeError("no C compiler found (tried $CC, cc, gcc, clang)")
         source = header.encode() + resources.files(package).joinpath(f"{name}.c").read_bytes()
         return ctypes.CDLL(str(_build(name, source, cc)))
-    except Exception as exc:  # noqa: BLE001 - any toolchain problem: the torch-op path computes the same
+    except Exception as exc:
         warnings.warn(
             f"actlab: could not build the native kernel {name!r} ({type(exc).__name__}: {exc}); "
             "using the torch-op path (same results, slower)",

@@ -17,8 +17,7 @@ def _literal(node: ast.AST, text: str) -> Any:
         value = ast.literal_eval(node)
     except ValueError:
         raise ValueError(
-            f"spec {text!r}: argument {ast.unparse(node)!r} is not a literal "
-            "(numbers, strings, booleans, None, tuples)"
+            f"spec {text!r}: argument {ast.unparse(node)!r} is not a literal (numbers, strings, booleans, None, tuples)"
         ) from None
     if isinstance(value, (dict, set, bytes, complex)):
         raise ValueError(f"spec {text!r}: argument {ast.unparse(node)!r} has unsupported type {type(value).__name__}")
@@ -49,6 +48,6 @@ def parse_spec(text: str) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
         if any(isinstance(a, ast.Starred) for a in body.args) or any(k.arg is None for k in body.keywords):
             raise ValueError(f"spec {text!r}: *args/**kwargs are not allowed")
         args = tuple(_literal(a, text) for a in body.args)
-        kwargs = {k.arg: _literal(k.value, text) for k in body.keywords}
+        kwargs = {str(k.arg): _literal(k.value, text) for k in body.keywords}  # k.arg is not None: checked above
         return body.func.id, args, kwargs
     raise ValueError(f"spec {text!r} is not of the form name or name(key=value, ...)")

@@ -65,9 +65,7 @@ def check_bound(owner: str, name: str, value: Any, op: str, bound: Any) -> Any:
     return value
 
 
-def check_interval(
-    owner: str, name: str, value: Any, low: float, high: float, *, closed: str = "both"
-) -> Any:
+def check_interval(owner: str, name: str, value: Any, low: float, high: float, *, closed: str = "both") -> Any:
     """Check that ``value`` lies in an interval; ``closed`` is ``both``, ``left``, ``right`` or ``neither``."""
     lo_ok = operator.ge if closed in ("both", "left") else operator.gt
     hi_ok = operator.le if closed in ("both", "right") else operator.lt

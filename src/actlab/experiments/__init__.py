@@ -96,8 +96,9 @@ def list_papers() -> list[Experiment]:
     return [get_experiment(n) for n in list_experiments()]
 
 
-def reproduce(paper: str, *, out_dir: str | os.PathLike[str] | None = None, full: bool = False,
-              seeds: int = 3) -> ReproduceResult:
+def reproduce(
+    paper: str, *, out_dir: str | os.PathLike[str] | None = None, full: bool = False, seeds: int = 3
+) -> ReproduceResult:
     """Run the experiment registered as ``paper`` into ``out_dir`` (default ``runs/reproduce/<paper>``).
 
     Raises:

@@ -22,16 +22,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from actlab.core.io import atomic_write_json, atomic_write_text, save_figure
 from actlab.constraints import ConstrainedVAE, checkerboard_constraints, max_violation, project
+from actlab.core.io import atomic_write_json, atomic_write_text, save_figure
 from actlab.data import load_dataset
 from actlab.experiments import Experiment, register_experiment
 
-PAPER = ("Frerix, Nießner, Cremers, Homogeneous Linear Inequality Constraints for Neural Network Activations, "
-         "CVPR Workshops 2020 (arXiv 1902.01785)")
-CLAIM = ("A layer built from the cone's generators makes every output satisfy A z <= 0 by construction, "
-         "during training and at test time; a constrained generative model trains to a comparable loss, "
-         "and inference is up to two orders of magnitude faster than projecting with a QP solver.")
+PAPER = (
+    "Frerix, Nießner, Cremers, Homogeneous Linear Inequality Constraints for Neural Network Activations, "
+    "CVPR Workshops 2020 (arXiv 1902.01785)"
+)
+CLAIM = (
+    "A layer built from the cone's generators makes every output satisfy A z <= 0 by construction, "
+    "during training and at test time; a constrained generative model trains to a comparable loss, "
+    "and inference is up to two orders of magnitude faster than projecting with a QP solver."
+)
 
 TOL = 1e-6  # relative violation counted as a violation
 #: (epochs, prior samples per seed) for the default and the ``full`` run.
@@ -64,8 +68,9 @@ def _train(model: ConstrainedVAE, x: torch.Tensor, epochs: int, seed: int) -> li
     return curve
 
 
-def _evaluate(model: ConstrainedVAE, x_te: torch.Tensor, A: np.ndarray, seed: int,
-              n_samples: int) -> tuple[dict[str, Any], torch.Tensor, torch.Tensor]:
+def _evaluate(
+    model: ConstrainedVAE, x_te: torch.Tensor, A: np.ndarray, seed: int, n_samples: int
+) -> tuple[dict[str, Any], torch.Tensor, torch.Tensor]:
     model.eval()
     with torch.no_grad():
         recon, _, _ = model(x_te)
@@ -79,10 +84,12 @@ def _evaluate(model: ConstrainedVAE, x_te: torch.Tensor, A: np.ndarray, seed: in
     v_s = max_violation(samples, A, relative=True)
     v_r = max_violation(recon, A, relative=True)
     out = {
-        "test_loss": float(rec + kl), "test_recon_mse": float(((recon - x_te) ** 2).mean()),
+        "test_loss": float(rec + kl),
+        "test_recon_mse": float(((recon - x_te) ** 2).mean()),
         "sample_violation_frac": float((v_s > TOL).float().mean()),
         "recon_violation_frac": float((v_r > TOL).float().mean()),
-        "sample_max_violation_rel": float(v_s.max()), "sample_max_violation_abs": float(max_violation(samples, A).max()),
+        "sample_max_violation_rel": float(v_s.max()),
+        "sample_max_violation_abs": float(max_violation(samples, A).max()),
         "decode_ms": sample_ms,
     }
     t0 = time.perf_counter()
@@ -99,8 +106,9 @@ def _mean_std(rows: list[dict[str, Any]], key: str) -> tuple[float, float]:
     return float(vals.mean()), float(vals.std())
 
 
-def _plots(out_dir: Path, curves: dict[str, list[list[float]]], images: dict[str, torch.Tensor],
-           viols: dict[str, np.ndarray]) -> list[str]:
+def _plots(
+    out_dir: Path, curves: dict[str, list[list[float]]], images: dict[str, torch.Tensor], viols: dict[str, np.ndarray]
+) -> list[str]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -116,8 +124,9 @@ def _plots(out_dir: Path, curves: dict[str, list[list[float]]], images: dict[str
             ax.set_xticks([])
             ax.set_yticks([])
         axes[row, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
-    fig.suptitle("prior samples (seed 0): constrained decoder, unconstrained decoder, unconstrained + projection",
-                 fontsize=9)
+    fig.suptitle(
+        "prior samples (seed 0): constrained decoder, unconstrained decoder, unconstrained + projection", fontsize=9
+    )
     fig.tight_layout()
     save_figure(fig, out_dir / "constraints_samples.png", dpi=110)
     names.append("constraints_samples.png")
@@ -167,15 +176,34 @@ def run(out_dir: Path, *, full: bool = False, seeds: int = 3) -> dict[str, Any]:
                 if label == "unconstrained":
                     images["unconstrained + projection"] = projected
     images = {k: images[k] for k in ("constrained", "unconstrained", "unconstrained + projection")}
-    keys = ["test_loss", "test_recon_mse", "sample_violation_frac", "recon_violation_frac",
-            "sample_max_violation_rel", "sample_max_violation_abs", "projection_moved_rel",
-            "projected_violation_frac", "decode_ms", "project_ms"]
+    keys = [
+        "test_loss",
+        "test_recon_mse",
+        "sample_violation_frac",
+        "recon_violation_frac",
+        "sample_max_violation_rel",
+        "sample_max_violation_abs",
+        "projection_moved_rel",
+        "projected_violation_frac",
+        "decode_ms",
+        "project_ms",
+    ]
     summary = {label: {k: _mean_std(rows, k) for k in keys} for label, rows in per_seed.items()}
     plots = _plots(out_dir, curves, images, viols)
-    results = {"paper": PAPER, "claim": CLAIM, "full": full, "seeds": seeds, "epochs": epochs, "n_samples": n_samples,
-               "constraints": "checkerboard, 16 signed 2x2 patch sums on 8x8 digits",
-               "raw_test_digits_feasible_frac": raw_ok, "tolerance_rel": TOL, "summary": summary,
-               "per_seed": per_seed, "plots": plots}
+    results = {
+        "paper": PAPER,
+        "claim": CLAIM,
+        "full": full,
+        "seeds": seeds,
+        "epochs": epochs,
+        "n_samples": n_samples,
+        "constraints": "checkerboard, 16 signed 2x2 patch sums on 8x8 digits",
+        "raw_test_digits_feasible_frac": raw_ok,
+        "tolerance_rel": TOL,
+        "summary": summary,
+        "per_seed": per_seed,
+        "plots": plots,
+    }
     atomic_write_json(out_dir / "results.json", results)
     atomic_write_text(out_dir / "report.md", _report(results))
     return results
@@ -190,14 +218,20 @@ def _report(r: dict[str, Any]) -> str:
         return f"{fmt.format(m)} ± {fmt.format(sd)}"
 
     lines = [
-        "# Constrained generative model (Frerix et al. 2020)", "",
-        f"Paper: {r['paper']}", "", f"**Claim.** {r['claim']}", "",
+        "# Constrained generative model (Frerix et al. 2020)",
+        "",
+        f"Paper: {r['paper']}",
+        "",
+        f"**Claim.** {r['claim']}",
+        "",
         f"**Set-up.** sklearn digits (8x8, standardised), projected onto the checkerboard cone "
         f"({r['constraints']}; only {100 * r['raw_test_digits_feasible_frac']:.0f}% of raw test digits satisfy it). "
         f"MLP VAE 64-128-128-8, decoder ending in ConeLayer (constrained) or Linear (unconstrained); "
         f"Adam 1e-3, batch 64, {r['epochs']} epochs, {r['seeds']} seeds, {r['n_samples']} prior samples per seed. "
-        f"A sample violates when its relative violation exceeds {r['tolerance_rel']:g}.", "",
-        "| metric (mean ± std over seeds) | constrained | unconstrained |", "|---|---|---|",
+        f"A sample violates when its relative violation exceeds {r['tolerance_rel']:g}.",
+        "",
+        "| metric (mean ± std over seeds) | constrained | unconstrained |",
+        "|---|---|---|",
         f"| test loss (recon + KL) | {f(c, 'test_loss')} | {f(u, 'test_loss')} |",
         f"| test reconstruction MSE per pixel | {f(c, 'test_recon_mse')} | {f(u, 'test_recon_mse')} |",
         f"| prior samples violating | {f(c, 'sample_violation_frac', '{:.1%}')} | "
@@ -211,13 +245,16 @@ def _report(r: dict[str, Any]) -> str:
         f"| after projecting the samples: violating | - | {f(u, 'projected_violation_frac', '{:.1%}')} |",
         f"| projection moved samples by (relative L2) | - | {f(u, 'projection_moved_rel', '{:.2%}')} |",
         f"| decode {r['n_samples']} samples, ms | {f(c, 'decode_ms')} | {f(u, 'decode_ms')} "
-        f"(+ projection {f(u, 'project_ms')}) |", "",
+        f"(+ projection {f(u, 'project_ms')}) |",
+        "",
         "**Measured vs claim.** The constrained decoder's samples and reconstructions satisfy the constraints "
         "to float32 rounding (relative violation at most the value above), with no projection step. "
         "Compare the test losses above for the cost of the constraint; the unconstrained model's violations "
         "are what projection has to repair, at the extra cost shown (batched torch ADMM here; per-sample QP "
-        "solvers are slower still, see `actlab bench-constraints`). Timings were taken on a shared machine.", "",
-        *[f"![{p}]({p})" for p in r["plots"]], "",
+        "solvers are slower still, see `actlab bench-constraints`). Timings were taken on a shared machine.",
+        "",
+        *[f"![{p}]({p})" for p in r["plots"]],
+        "",
     ]
     return "\n".join(lines)
 

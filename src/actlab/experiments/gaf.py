@@ -30,8 +30,10 @@ from actlab.gaf import GradientActivation
 from actlab.training import train_classifier
 
 PAPER = "Chen, Jin, et al., Activated Gradients for Deep Neural Networks, IEEE TNNLS 2021 (arXiv 2107.04228)"
-CLAIM = ("Applying a bounded, odd, increasing g (alpha*atan(beta*x)) to gradients relieves ill-conditioning "
-         "and gives faster convergence and better accuracy than the bare optimizer.")
+CLAIM = (
+    "Applying a bounded, odd, increasing g (alpha*atan(beta*x)) to gradients relieves ill-conditioning "
+    "and gives faster convergence and better accuracy than the bare optimizer."
+)
 
 GAF_SETTINGS = {"sgd": {"alpha": 0.3, "beta": 4.5}, "adam": {"alpha": 0.1, "beta": 15.0}}
 # Factor-2 grids: with coarser ones the comparison mostly measures where the grid points fall
@@ -40,8 +42,7 @@ LR_GRIDS = {"sgd": [1e-4 * 2**k for k in range(8)], "adam": [1e-3 * 2**k for k i
 
 
 def _make(kind: str, params, lr: float, gaf: bool) -> torch.optim.Optimizer:
-    inner = (torch.optim.SGD(params, lr=lr, momentum=0.9) if kind == "sgd"
-             else torch.optim.Adam(params, lr=lr))
+    inner = torch.optim.SGD(params, lr=lr, momentum=0.9) if kind == "sgd" else torch.optim.Adam(params, lr=lr)
     return GradientActivation(inner, "atan", **GAF_SETTINGS[kind]) if gaf else inner
 
 
@@ -104,9 +105,14 @@ def run_conditioning(*, steps: int, seeds: int, tol: float = 1e-6) -> dict[str, 
                 curves = per_lr[best_lr][1]
                 hits = [_steps_to(c, tol) for c in curves]
                 out[f"{pname}/{kind}/{'gaf' if gaf else 'bare'}"] = {
-                    "problem": pname, "optimizer": kind, "gaf": gaf, "best_lr": best_lr,
-                    "final_loss_mean": float(np.mean(curves[:, -1])), "final_loss_std": float(np.std(curves[:, -1])),
-                    "steps_to_tol": hits, "reached": int(np.sum(np.isfinite(hits))),
+                    "problem": pname,
+                    "optimizer": kind,
+                    "gaf": gaf,
+                    "best_lr": best_lr,
+                    "final_loss_mean": float(np.mean(curves[:, -1])),
+                    "final_loss_std": float(np.std(curves[:, -1])),
+                    "steps_to_tol": hits,
+                    "reached": int(np.sum(np.isfinite(hits))),
                     "curve_median": np.median(curves, axis=0).tolist(),
                     "lr_grid_log10_final": {str(k): float(v[0]) for k, v in per_lr.items()},
                 }
@@ -131,16 +137,27 @@ def run_classifiers(*, datasets: list[str], epochs: int, seeds: int) -> dict[str
                 for seed in range(seeds):
                     torch.manual_seed(seed)
                     model = _mlp(data.input_shape[0], data.num_classes)
-                    res = train_classifier(model, data, epochs=epochs, seed=seed,
-                                           optimizer=lambda ps, k=kind, g=gaf: _make(k, ps, lrs[k], g))
+                    res = train_classifier(
+                        model,
+                        data,
+                        epochs=epochs,
+                        seed=seed,
+                        optimizer=lambda ps, k=kind, g=gaf: _make(k, ps, lrs[k], g),
+                    )
                     runs.append(res.history)
                 final = [h[-1]["test_acc"] for h in runs]
                 best = [max(r["test_acc"] for r in h) for h in runs]
                 out[f"{ds}/{kind}/{'gaf' if gaf else 'bare'}"] = {
-                    "dataset": ds, "optimizer": kind, "gaf": gaf, "lr": lrs[kind],
-                    "final_acc": final, "best_acc": best,
-                    "final_acc_mean": float(np.mean(final)), "final_acc_std": float(np.std(final)),
-                    "best_acc_mean": float(np.mean(best)), "best_acc_std": float(np.std(best)),
+                    "dataset": ds,
+                    "optimizer": kind,
+                    "gaf": gaf,
+                    "lr": lrs[kind],
+                    "final_acc": final,
+                    "best_acc": best,
+                    "final_acc_mean": float(np.mean(final)),
+                    "final_acc_std": float(np.std(final)),
+                    "best_acc_mean": float(np.mean(best)),
+                    "best_acc_std": float(np.std(best)),
                     "test_acc_curves": [[r["test_acc"] for r in h] for h in runs],
                     "train_loss_curves": [[r["train_loss"] for r in h] for h in runs],
                 }
@@ -161,8 +178,11 @@ def _plots(out_dir: Path, cond: dict[str, Any], clf: dict[str, Any]) -> list[str
     for ax, (pname, kind) in zip(axes, [(p, k) for p in PROBLEMS for k in ("sgd", "adam")]):
         for gaf, style in ((False, "--"), (True, "-")):
             r = cond[f"{pname}/{kind}/{'gaf' if gaf else 'bare'}"]
-            ax.semilogy(np.maximum(r["curve_median"], 1e-30), style,
-                        label=f"{'GAF atan' if gaf else 'bare'} (lr={r['best_lr']:g})")
+            ax.semilogy(
+                np.maximum(r["curve_median"], 1e-30),
+                style,
+                label=f"{'GAF atan' if gaf else 'bare'} (lr={r['best_lr']:g})",
+            )
         ax.set(title=f"{pname}, {kind}", xlabel="step", ylabel="loss (median over starts)")
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -195,20 +215,30 @@ def _fmt_steps(hits: list[float]) -> str:
 
 
 def _report(cond: dict[str, Any], clf: dict[str, Any], cfg: dict[str, Any]) -> str:
-    lines = [f"# GAF reproduction\n\nPaper: {PAPER}\n\nClaim: {CLAIM}\n",
-             f"Settings: {json.dumps(cfg)}; GAF = atan with {json.dumps(GAF_SETTINGS)}.\n",
-             f"## Ill-conditioned problems (best LR per method, {cfg['steps']} steps, tolerance {cfg['tol']:g})\n",
-             "| problem | optimizer | method | best lr | steps to tol (mean ± std) | final loss (mean ± std) |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"# GAF reproduction\n\nPaper: {PAPER}\n\nClaim: {CLAIM}\n",
+        f"Settings: {json.dumps(cfg)}; GAF = atan with {json.dumps(GAF_SETTINGS)}.\n",
+        f"## Ill-conditioned problems (best LR per method, {cfg['steps']} steps, tolerance {cfg['tol']:g})\n",
+        "| problem | optimizer | method | best lr | steps to tol (mean ± std) | final loss (mean ± std) |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in cond.values():
-        lines.append(f"| {r['problem']} | {r['optimizer']} | {'GAF' if r['gaf'] else 'bare'} | {r['best_lr']:g} | "
-                     f"{_fmt_steps(r['steps_to_tol'])} | {r['final_loss_mean']:.2e} ± {r['final_loss_std']:.1e} |")
-    lines += ["", f"## MLP classifiers ({cfg['epochs']} epochs, {cfg['seeds']} seeds)\n",
-              "| data | optimizer | method | lr | final test acc | best test acc |", "|---|---|---|---|---|---|"]
+        lines.append(
+            f"| {r['problem']} | {r['optimizer']} | {'GAF' if r['gaf'] else 'bare'} | {r['best_lr']:g} | "
+            f"{_fmt_steps(r['steps_to_tol'])} | {r['final_loss_mean']:.2e} ± {r['final_loss_std']:.1e} |"
+        )
+    lines += [
+        "",
+        f"## MLP classifiers ({cfg['epochs']} epochs, {cfg['seeds']} seeds)\n",
+        "| data | optimizer | method | lr | final test acc | best test acc |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in clf.values():
-        lines.append(f"| {r['dataset']} | {r['optimizer']} | {'GAF' if r['gaf'] else 'bare'} | {r['lr']:g} | "
-                     f"{r['final_acc_mean']:.4f} ± {r['final_acc_std']:.4f} | "
-                     f"{r['best_acc_mean']:.4f} ± {r['best_acc_std']:.4f} |")
+        lines.append(
+            f"| {r['dataset']} | {r['optimizer']} | {'GAF' if r['gaf'] else 'bare'} | {r['lr']:g} | "
+            f"{r['final_acc_mean']:.4f} ± {r['final_acc_std']:.4f} | "
+            f"{r['best_acc_mean']:.4f} ± {r['best_acc_std']:.4f} |"
+        )
     lines += ["", "## Verdict (generated from the numbers above)\n"]
     for key in cond:
         if key.endswith("/bare"):
@@ -216,15 +246,17 @@ def _report(cond: dict[str, Any], clf: dict[str, Any], cfg: dict[str, Any]) -> s
             bs, gs = [np.nanmean([h for h in r["steps_to_tol"] if math.isfinite(h)] or [np.inf]) for r in (b, g)]
             verdict = "faster" if gs < bs else ("not faster" if math.isfinite(bs) else "neither reaches it")
             lower = "lower" if g["final_loss_mean"] < b["final_loss_mean"] else "higher"
-            lines.append(f"- {b['problem']} / {b['optimizer']}: GAF {verdict} to tolerance "
-                         f"({gs:.0f} vs {bs:.0f} steps, each at its best LR); final loss {lower} "
-                         f"({g['final_loss_mean']:.2e} vs {b['final_loss_mean']:.2e}).")
+            lines.append(
+                f"- {b['problem']} / {b['optimizer']}: GAF {verdict} to tolerance "
+                f"({gs:.0f} vs {bs:.0f} steps, each at its best LR); final loss {lower} "
+                f"({g['final_loss_mean']:.2e} vs {b['final_loss_mean']:.2e})."
+            )
     for key in clf:
         if key.endswith("/bare"):
             b, g = clf[key], clf[key[:-4] + "gaf"]
             diff = g["final_acc_mean"] - b["final_acc_mean"]
             spread = max(b["final_acc_std"], g["final_acc_std"])
-            word = ("within the seed spread" if abs(diff) <= spread else ("better" if diff > 0 else "worse"))
+            word = "within the seed spread" if abs(diff) <= spread else ("better" if diff > 0 else "worse")
             lines.append(f"- {b['dataset']} / {b['optimizer']}: GAF final accuracy {diff:+.4f} vs bare ({word}).")
     lines += ["", "![convergence](gaf_convergence.png)", "", "![classifiers](gaf_classifiers.png)", ""]
     return "\n".join(lines)
@@ -233,8 +265,14 @@ def _report(cond: dict[str, Any], clf: dict[str, Any], cfg: dict[str, Any]) -> s
 def run(out_dir: Path, *, full: bool = False, seeds: int = 3) -> dict[str, Any]:
     """Run both parts; ``full`` uses more steps/epochs. Writes report.md, results.json, PNGs."""
     out_dir = Path(out_dir)
-    cfg = {"steps": 3000 if full else 1000, "tol": 1e-6, "epochs": 60 if full else 20, "seeds": seeds,
-           "datasets": ["mnist1d", "digits"], "full": full}
+    cfg = {
+        "steps": 3000 if full else 1000,
+        "tol": 1e-6,
+        "epochs": 60 if full else 20,
+        "seeds": seeds,
+        "datasets": ["mnist1d", "digits"],
+        "full": full,
+    }
     cond = run_conditioning(steps=cfg["steps"], seeds=seeds, tol=cfg["tol"])
     clf = run_classifiers(datasets=cfg["datasets"], epochs=cfg["epochs"], seeds=seeds)
     results = {"config": cfg, "conditioning": cond, "classifiers": clf}

@@ -35,14 +35,14 @@ import torch
 from torch import nn
 
 from actlab.core.io import atomic_write_json, atomic_write_text, save_figure
-from actlab.noisy.output import PAPER
-from actlab.noisy.annealing import LinearNoiseAnnealing, noisy_modules
+from actlab.core.registry import create
 from actlab.data import load_dataset
 from actlab.experiments import Experiment, register_experiment
-from actlab.noisy.recurrent import LSTM
-from actlab.core.registry import create
-from actlab.training import train_classifier
 from actlab.harness.tasks import make_adding
+from actlab.noisy.annealing import LinearNoiseAnnealing, noisy_modules
+from actlab.noisy.output import PAPER
+from actlab.noisy.recurrent import LSTM
+from actlab.training import train_classifier
 
 __all__ = ["run"]
 
@@ -51,6 +51,7 @@ CLAIM = (
     "only in the saturated part, annealed during training, lets SGD leave saturation, so noisy hard "
     "units train where deterministic ones get stuck, and noisy hard gates match or beat soft gates."
 )
+
 
 class _HardSigmoid(nn.Module):
     """The paper's hard sigmoid ``clip(0.25 x + 0.5, 0, 1)`` (PyTorch's `Hardsigmoid` is x/6 + 1/2)."""
@@ -120,12 +121,23 @@ def _run_mlp(arm: str, seed: int, *, epochs: int, depth: int, width: int, gain: 
             sched = LinearNoiseAnnealing(model, start=10.0, end=1.0, total_steps=int(0.8 * steps))
         step_callbacks.append(lambda m: sched.step())
     start = time.perf_counter()
-    result = train_classifier(model, data, epochs=epochs, seed=seed, step_callbacks=step_callbacks,
-                              optimizer=lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9))
+    result = train_classifier(
+        model,
+        data,
+        epochs=epochs,
+        seed=seed,
+        step_callbacks=step_callbacks,
+        optimizer=lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9),
+    )
     return {
-        "arm": arm, "seed": seed, "final_acc": result.final_acc, "best_acc": result.best_acc,
-        "train_loss": [h["train_loss"] for h in result.history], "test_acc": [h["test_acc"] for h in result.history],
-        "saturated_init": sat0, "saturated_final": _saturated_fraction(model, data.x_test),
+        "arm": arm,
+        "seed": seed,
+        "final_acc": result.final_acc,
+        "best_acc": result.best_acc,
+        "train_loss": [h["train_loss"] for h in result.history],
+        "test_acc": [h["test_acc"] for h in result.history],
+        "saturated_init": sat0,
+        "saturated_final": _saturated_fraction(model, data.x_test),
         "seconds": time.perf_counter() - start,
     }
 
@@ -160,12 +172,20 @@ def _run_lstm(arm: str, seed: int, *, length: int, steps: int, hidden: int, batc
             model.eval()
             with torch.no_grad():
                 curve.append((step, nn.functional.mse_loss(predict(data.x_test), data.y_test).item()))
-    return {"arm": arm, "seed": seed, "test_mse": [m for _, m in curve], "steps": [s for s, _ in curve],
-            "final_mse": curve[-1][1], "best_mse": min(m for _, m in curve), "seconds": time.perf_counter() - start}
+    return {
+        "arm": arm,
+        "seed": seed,
+        "test_mse": [m for _, m in curve],
+        "steps": [s for s, _ in curve],
+        "final_mse": curve[-1][1],
+        "best_mse": min(m for _, m in curve),
+        "seconds": time.perf_counter() - start,
+    }
 
 
-def _resumable(out_dir: Path, task: str, arm: str, seed: int, cfg: dict[str, Any],
-               fn: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+def _resumable(
+    out_dir: Path, task: str, arm: str, seed: int, cfg: dict[str, Any], fn: Callable[..., dict[str, Any]]
+) -> dict[str, Any]:
     """``fn(arm, seed, **cfg)``, or its saved result from an earlier run with the same configuration."""
     slug = re.sub(r"[^a-z0-9]+", "-", arm.lower()).strip("-")
     path = out_dir / "runs" / f"{task}-{slug}-seed{seed}.json"
@@ -183,8 +203,13 @@ def _summary(runs: list[dict[str, Any]], key: str) -> dict[str, dict[str, float]
     out = {}
     for arm in dict.fromkeys(r["arm"] for r in runs):
         vals = np.array([r[key] for r in runs if r["arm"] == arm])
-        out[arm] = {"mean": float(vals.mean()), "std": float(vals.std(ddof=1)) if len(vals) > 1 else 0.0,
-                    "min": float(vals.min()), "max": float(vals.max()), "n": len(vals)}
+        out[arm] = {
+            "mean": float(vals.mean()),
+            "std": float(vals.std(ddof=1)) if len(vals) > 1 else 0.0,
+            "min": float(vals.min()),
+            "max": float(vals.max()),
+            "n": len(vals),
+        }
     return out
 
 
@@ -212,8 +237,11 @@ def _plot(mlp: list[dict[str, Any]], lstm: list[dict[str, Any]], path: Path) -> 
 
 
 def _table(summary: dict[str, dict[str, float]], fmt: str) -> str:
-    rows = [f"| {arm} | {fmt.format(s['mean'])} ± {fmt.format(s['std'])} | "
-            f"{fmt.format(s['min'])} – {fmt.format(s['max'])} | {s['n']} |" for arm, s in summary.items()]
+    rows = [
+        f"| {arm} | {fmt.format(s['mean'])} ± {fmt.format(s['std'])} | "
+        f"{fmt.format(s['min'])} – {fmt.format(s['max'])} | {s['n']} |"
+        for arm, s in summary.items()
+    ]
     return "| arm | mean ± std | min – max | seeds |\n|---|---|---|---|\n" + "\n".join(rows)
 
 
@@ -236,25 +264,47 @@ def _run(out_dir: Path, *, full: bool, seeds: int) -> dict[str, Any]:
     mlp = [_resumable(out_dir, "mlp", arm, s, cfg_mlp, _run_mlp) for arm in MLP_ARMS for s in range(seeds)]
     lstm = [_resumable(out_dir, "lstm", arm, s, cfg_lstm, _run_lstm) for arm in LSTM_ARMS for s in range(seeds)]
     summary = {
-        "mlp_final_acc": _summary(mlp, "final_acc"), "mlp_best_acc": _summary(mlp, "best_acc"),
-        "mlp_saturated_final": _summary(mlp, "saturated_final"), "mlp_saturated_init": _summary(mlp, "saturated_init"),
-        "lstm_final_mse": _summary(lstm, "final_mse"), "lstm_best_mse": _summary(lstm, "best_mse"),
+        "mlp_final_acc": _summary(mlp, "final_acc"),
+        "mlp_best_acc": _summary(mlp, "best_acc"),
+        "mlp_saturated_final": _summary(mlp, "saturated_final"),
+        "mlp_saturated_init": _summary(mlp, "saturated_init"),
+        "lstm_final_mse": _summary(lstm, "final_mse"),
+        "lstm_best_mse": _summary(lstm, "best_mse"),
     }
-    results = {"experiment": "noisy", "paper": PAPER, "claim": CLAIM, "full": full, "seeds": seeds,
-               "config": {"mlp": cfg_mlp, "lstm": cfg_lstm}, "summary": summary, "mlp_runs": mlp, "lstm_runs": lstm}
+    results = {
+        "experiment": "noisy",
+        "paper": PAPER,
+        "claim": CLAIM,
+        "full": full,
+        "seeds": seeds,
+        "config": {"mlp": cfg_mlp, "lstm": cfg_lstm},
+        "summary": summary,
+        "mlp_runs": mlp,
+        "lstm_runs": lstm,
+    }
     _plot(mlp, lstm, out_dir / "noisy_curves.png")
     atomic_write_json(out_dir / "results.json", results)
-    report = "\n\n".join([
-        "# Noisy activation functions: evidence", f"Paper: {PAPER}", f"**Claim.** {CLAIM}",
-        f"## Deep hard-tanh MLP on MNIST-1D (config {cfg_mlp}; SGD lr 0.05, momentum 0.9)",
-        "Final test accuracy:", _table(summary["mlp_final_acc"], "{:.3f}"),
-        "Fraction of hidden pre-activations in hard-tanh's flat part (|x| >= 1), at init:",
-        _table(summary["mlp_saturated_init"], "{:.3f}"), "... and after training:",
-        _table(summary["mlp_saturated_final"], "{:.3f}"),
-        f"## LSTM on the adding problem (config {cfg_lstm}; Adam lr 1e-2, clip 1.0)",
-        "Final test MSE (predicting the mean scores 1/6 ≈ 0.167):", _table(summary["lstm_final_mse"], "{:.4f}"),
-        "![curves](noisy_curves.png)",
-    ]) + "\n"
+    report = (
+        "\n\n".join(
+            [
+                "# Noisy activation functions: evidence",
+                f"Paper: {PAPER}",
+                f"**Claim.** {CLAIM}",
+                f"## Deep hard-tanh MLP on MNIST-1D (config {cfg_mlp}; SGD lr 0.05, momentum 0.9)",
+                "Final test accuracy:",
+                _table(summary["mlp_final_acc"], "{:.3f}"),
+                "Fraction of hidden pre-activations in hard-tanh's flat part (|x| >= 1), at init:",
+                _table(summary["mlp_saturated_init"], "{:.3f}"),
+                "... and after training:",
+                _table(summary["mlp_saturated_final"], "{:.3f}"),
+                f"## LSTM on the adding problem (config {cfg_lstm}; Adam lr 1e-2, clip 1.0)",
+                "Final test MSE (predicting the mean scores 1/6 ≈ 0.167):",
+                _table(summary["lstm_final_mse"], "{:.4f}"),
+                "![curves](noisy_curves.png)",
+            ]
+        )
+        + "\n"
+    )
     atomic_write_text(out_dir / "report.md", report)
     return results
 

@@ -25,9 +25,9 @@ import torch
 from torch import nn
 
 from actlab.core.io import atomic_write_json, atomic_write_text, save_figure
-from actlab.quantized.activation import Binary, Quantize
 from actlab.data import load_dataset
 from actlab.experiments import Experiment, register_experiment
+from actlab.quantized.activation import Binary, Quantize
 from actlab.quantized.mean_field import correlation_map, depth_exponent, init_quantized_, mean_field_init
 from actlab.training import train_classifier
 
@@ -45,8 +45,11 @@ CLAIM = (
 
 
 def _mean_std(values: list[float]) -> dict[str, float]:
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "n": len(values)}
+    return {
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "n": len(values),
+    }
 
 
 def _ste_mlp(act: nn.Module | None, width: int) -> nn.Module:
@@ -67,9 +70,9 @@ def _part_a(data, seeds: int, epochs: int, width: int, batch_size: int) -> dict[
     configs: dict[str, Any] = {"float relu": None}
     for levels in (2, 4, 16):
         for ste in ("identity", "relu", "clipped_relu"):
-            configs[f"quantize N={levels} {ste}"] = (lambda lv=levels, s=ste: Quantize(levels=lv, ste=s))
+            configs[f"quantize N={levels} {ste}"] = lambda lv=levels, s=ste: Quantize(levels=lv, ste=s)
     for ste in ("identity", "relu", "clipped_relu", "clipped"):
-        configs[f"binary {ste}"] = (lambda s=ste: Binary(ste=s))
+        configs[f"binary {ste}"] = lambda s=ste: Binary(ste=s)
     out: dict[str, Any] = {}
     for label, act in configs.items():
         accs, curves = [], []
@@ -82,8 +85,9 @@ def _part_a(data, seeds: int, epochs: int, width: int, batch_size: int) -> dict[
     return out
 
 
-def _part_b(data, seeds: int, epochs: int, depths: tuple[int, ...], levels_list: tuple[int, ...], width: int,
-            batch_size: int):
+def _part_b(
+    data, seeds: int, epochs: int, depths: tuple[int, ...], levels_list: tuple[int, ...], width: int, batch_size: int
+):
     out: dict[str, Any] = {}
     for levels in levels_list:
         pred = mean_field_init(levels)
@@ -197,22 +201,33 @@ def _report(res: dict[str, Any]) -> str:
             head, ste = "float relu", "-"
         t = entry["test_acc"]
         lines.append(f"| {head} | {ste} | {t['mean']:.3f} ± {t['std']:.3f} |")
-    lines += ["", "## B. Trainability vs depth at the mean-field init", "",
-              "| N | predicted xi | predicted L_max = 6 xi | " + " | ".join(
-                  f"depth {r['depth']}" for r in next(iter(b.values()))["rows"]) + " |",
-              "|---|---|---|" + "---|" * len(next(iter(b.values()))["rows"])]
+    lines += [
+        "",
+        "## B. Trainability vs depth at the mean-field init",
+        "",
+        "| N | predicted xi | predicted L_max = 6 xi | "
+        + " | ".join(f"depth {r['depth']}" for r in next(iter(b.values()))["rows"])
+        + " |",
+        "|---|---|---|" + "---|" * len(next(iter(b.values()))["rows"]),
+    ]
     for levels, entry in b.items():
         p = entry["prediction"]
         cells = " | ".join(f"{r['test_acc']['mean']:.3f} ± {r['test_acc']['std']:.3f}" for r in entry["rows"])
         lines.append(f"| {levels} | {p['depth_scale']:.1f} | {p['max_depth']:.0f} | {cells} |")
-    lines += ["", f"Fitted exponent of xi(N) over N = 2..64 (closed form, this implementation): "
-              f"{res['depth_exponent']:.2f} (paper: 1.82).", "",
-              "## C. Correlation of two inputs at init (width "
-              f"{cfg['corr_width']}): max |measured - mean field| per N", ""]
+    lines += [
+        "",
+        f"Fitted exponent of xi(N) over N = 2..64 (closed form, this implementation): "
+        f"{res['depth_exponent']:.2f} (paper: 1.82).",
+        "",
+        f"## C. Correlation of two inputs at init (width {cfg['corr_width']}): max |measured - mean field| per N",
+        "",
+    ]
     for levels, entry in c.items():
         err = max(abs(m - p) for m, p in zip(entry["measured"], entry["predicted"]))
-        lines.append(f"- N={levels}: {err:.3f} over {len(entry['measured'])} layers "
-                     f"(final correlation {entry['measured'][-1]:.3f} vs {entry['predicted'][-1]:.3f})")
+        lines.append(
+            f"- N={levels}: {err:.3f} over {len(entry['measured'])} layers "
+            f"(final correlation {entry['measured'][-1]:.3f} vs {entry['predicted'][-1]:.3f})"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -238,8 +253,15 @@ def run(out_dir: Path, *, full: bool = False, seeds: int = 3) -> dict[str, Any]:
     }
     res: dict[str, Any] = {"config": cfg, "paper": PAPER, "claim": CLAIM}
     res["ste"] = _part_a(data, seeds, cfg["ste_epochs"], cfg["ste_width"], cfg["batch_size"])
-    res["depth"] = _part_b(data, cfg["depth_seeds"], cfg["depth_epochs"], cfg["depths"], cfg["depth_levels"],
-                           cfg["depth_width"], cfg["batch_size"])
+    res["depth"] = _part_b(
+        data,
+        cfg["depth_seeds"],
+        cfg["depth_epochs"],
+        cfg["depths"],
+        cfg["depth_levels"],
+        cfg["depth_width"],
+        cfg["batch_size"],
+    )
     res["correlation"] = _part_c(cfg["depth_levels"], cfg["corr_width"], cfg["corr_depth"])
     res["depth_exponent"] = depth_exponent()
     res["plots"] = _plots(out_dir, res["ste"], res["depth"], res["correlation"])

@@ -17,10 +17,10 @@ import torch
 from torch import nn
 
 from actlab.core.io import atomic_write, atomic_write_json, atomic_write_text, save_figure
-from actlab.slaf.activation import SLAF
 from actlab.data import load_dataset
 from actlab.experiments import Experiment, register_experiment
 from actlab.harness.models import MLP
+from actlab.slaf.activation import SLAF
 from actlab.slaf.training import CoefficientL1, activation_parameters, cycle_activations, learned_polynomials
 from actlab.training import train_classifier
 
@@ -70,8 +70,7 @@ def _curves(model: nn.Module, xlim: tuple[float, float] = (-5.0, 5.0)) -> dict[s
     out: dict[str, np.ndarray] = {"x": x.numpy()}
     for name, m in model.named_modules():
         if isinstance(m, SLAF):
-            m64 = SLAF.from_state_dict({k: v.double() if torch.is_tensor(v) else v
-                                        for k, v in m.state_dict().items()})
+            m64 = SLAF.from_state_dict({k: v.double() if torch.is_tensor(v) else v for k, v in m.state_dict().items()})
             with torch.no_grad():
                 out[name] = m64(x.unsqueeze(1).expand(-1, m.num_parameters)).T.numpy()
     return out
@@ -93,14 +92,20 @@ def _plot_activations(curves: dict[str, dict[str, np.ndarray]], path: Path, titl
         for i, layer in enumerate(k for k in c if k != "x"):
             ys = c[layer]
             for j, y in enumerate(ys):
-                ax.plot(c["x"], y, color=f"C{i}", lw=1.4 if len(ys) == 1 else 0.5, alpha=1 if len(ys) == 1 else 0.5,
-                        label=f"layer {layer}" if j == 0 else None)
+                ax.plot(
+                    c["x"],
+                    y,
+                    color=f"C{i}",
+                    lw=1.4 if len(ys) == 1 else 0.5,
+                    alpha=1 if len(ys) == 1 else 0.5,
+                    label=f"layer {layer}" if j == 0 else None,
+                )
         ax.axvspan(-3, 3, color="0.93", zorder=0)
         ax.set_ylim(-3, 6)
         ax.set_title(variant, fontsize=9)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
-    for ax in list(axes.flat)[len(names):]:
+    for ax in list(axes.flat)[len(names) :]:
         ax.axis("off")
     fig.suptitle(title, fontsize=10)
     save_figure(fig, path, dpi=110)
@@ -157,25 +162,38 @@ def run(out_dir: Path, *, full: bool = False, seeds: int = 3) -> dict[str, Any]:
                 for seed in range(seeds):
                     torch.manual_seed(seed)
                     model = _build(variant, data)
-                    res = train_classifier(model, data, epochs=epochs[ds], batch_size=128, seed=seed,
-                                           optimizer=lambda p: torch.optim.Adam(p, lr=2e-3),
-                                           regularizer=CoefficientL1(1e-4) if l1 else None)
+                    res = train_classifier(
+                        model,
+                        data,
+                        epochs=epochs[ds],
+                        batch_size=128,
+                        seed=seed,
+                        optimizer=lambda p: torch.optim.Adam(p, lr=2e-3),
+                        regularizer=CoefficientL1(1e-4) if l1 else None,
+                    )
                     losses = [h["train_loss"] for h in res.history]
-                    runs.append({
-                        "dataset": ds, "variant": variant, "seed": seed,
-                        "final_acc": res.final_acc, "best_acc": res.best_acc,
-                        "nonfinite": not all(math.isfinite(v) for v in losses),
-                        "params": sum(p.numel() for p in model.parameters()),
-                        "activation_params": sum(p.numel() for p in activation_parameters(model)),
-                        "seconds_per_epoch": statistics.median(h["seconds"] for h in res.history),
-                    })
+                    runs.append(
+                        {
+                            "dataset": ds,
+                            "variant": variant,
+                            "seed": seed,
+                            "final_acc": res.final_acc,
+                            "best_acc": res.best_acc,
+                            "nonfinite": not all(math.isfinite(v) for v in losses),
+                            "params": sum(p.numel() for p in model.parameters()),
+                            "activation_params": sum(p.numel() for p in activation_parameters(model)),
+                            "seconds_per_epoch": statistics.median(h["seconds"] for h in res.history),
+                        }
+                    )
                     if seed == 0:
                         curves[ds][variant] = _curves(model)
                         if ds == "mnist1d" and variant == "slaf(4, per-channel)":
                             state = model.state_dict()
                             atomic_write(out_dir / "mnist1d_slaf_per_channel.pt", lambda p: torch.save(state, p))
-                            polys = {k: [str(np.round(q.coef, 3).tolist()) for q in v]
-                                     for k, v in learned_polynomials(model).items()}
+                            polys = {
+                                k: [str(np.round(q.coef, 3).tolist()) for q in v]
+                                for k, v in learned_polynomials(model).items()
+                            }
     finally:
         torch.set_num_threads(threads)
 
@@ -187,19 +205,35 @@ def run(out_dir: Path, *, full: bool = False, seeds: int = 3) -> dict[str, Any]:
             acc_mean, acc_std = _mean_std([r["final_acc"] for r in rs])
             best_mean, best_std = _mean_std([r["best_acc"] for r in rs])
             summary[ds][variant] = {
-                "acc_mean": acc_mean, "acc_std": acc_std, "best_mean": best_mean, "best_std": best_std,
-                "diverged": sum(r["nonfinite"] for r in rs), "seeds": len(rs),
-                "params": rs[0]["params"], "activation_params": rs[0]["activation_params"],
+                "acc_mean": acc_mean,
+                "acc_std": acc_std,
+                "best_mean": best_mean,
+                "best_std": best_std,
+                "diverged": sum(r["nonfinite"] for r in rs),
+                "seeds": len(rs),
+                "params": rs[0]["params"],
+                "activation_params": rs[0]["activation_params"],
                 "seconds_per_epoch": statistics.median(r["seconds_per_epoch"] for r in rs),
             }
 
     _plot_accuracy(summary, out_dir / "accuracy.png")
     for ds in epochs:
-        _plot_activations(curves[ds], out_dir / f"activations_{ds}.png",
-                          f"learned activations, {ds}, seed 0 (grey band: the range (-3, 3))")
+        _plot_activations(
+            curves[ds],
+            out_dir / f"activations_{ds}.png",
+            f"learned activations, {ds}, seed 0 (grey band: the range (-3, 3))",
+        )
 
-    results = {"paper": PAPER, "claim": CLAIM, "epochs": epochs, "seeds": seeds, "hidden": list(HIDDEN),
-               "summary": summary, "runs": runs, "per_channel_polynomials_mnist1d": polys}
+    results = {
+        "paper": PAPER,
+        "claim": CLAIM,
+        "epochs": epochs,
+        "seeds": seeds,
+        "hidden": list(HIDDEN),
+        "summary": summary,
+        "runs": runs,
+        "per_channel_polynomials_mnist1d": polys,
+    }
     atomic_write_json(out_dir / "results.json", results)
     atomic_write_text(out_dir / "report.md", _report(summary, epochs, seeds))
     return results
@@ -221,9 +255,12 @@ def _report(summary: dict[str, dict[str, dict[str, float]]], epochs: dict[str, i
     ]
     for ds, rows in summary.items():
         relu = rows["relu"]["acc_mean"]
-        lines += [f"## {ds}", "",
-                  "| variant | final acc % | best acc % | vs relu (pp) | diverged runs | params | act. params | s/epoch |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += [
+            f"## {ds}",
+            "",
+            "| variant | final acc % | best acc % | vs relu (pp) | diverged runs | params | act. params | s/epoch |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
         for name, r in rows.items():
             lines.append(
                 f"| {name} | {100 * r['acc_mean']:.2f} ± {100 * r['acc_std']:.2f} | "
@@ -237,10 +274,17 @@ def _report(summary: dict[str, dict[str, dict[str, float]]], epochs: dict[str, i
         b, relu = max(slafs, key=lambda n: rows[n]["acc_mean"]), rows["relu"]
         gap = rows[b]["acc_mean"] - relu["acc_mean"]
         spread = max(rows[b]["acc_std"], relu["acc_std"])
-        verdict = ("within the seed spread: no evidence either way" if abs(gap) <= spread
-                   else "larger than the seed spread" if gap > 0 else "ReLU is better by more than the spread")
-        lines.append(f"- {ds}: best SLAF variant **{b}** {100 * rows[b]['acc_mean']:.2f} ± {100 * rows[b]['acc_std']:.2f} % "
-                     f"vs ReLU {100 * relu['acc_mean']:.2f} ± {100 * relu['acc_std']:.2f} % ({100 * gap:+.2f} pp, {verdict}).")
+        verdict = (
+            "within the seed spread: no evidence either way"
+            if abs(gap) <= spread
+            else "larger than the seed spread"
+            if gap > 0
+            else "ReLU is better by more than the spread"
+        )
+        lines.append(
+            f"- {ds}: best SLAF variant **{b}** {100 * rows[b]['acc_mean']:.2f} ± {100 * rows[b]['acc_std']:.2f} % "
+            f"vs ReLU {100 * relu['acc_mean']:.2f} ± {100 * relu['acc_std']:.2f} % ({100 * gap:+.2f} pp, {verdict})."
+        )
     lines += [
         "- Numerical safety: runs with a non-finite training loss are counted under 'diverged'; "
         "'slaf(6, unguarded)' is the paper's bare polynomial (no range), the others continue by tangent lines "

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import torch
 
-from actlab.core.validation import check_bound, fail
 from actlab.core.registry import Registry
+from actlab.core.validation import check_bound, fail
 
 __all__ = [
     "GRADIENT_FUNCTIONS",
@@ -92,11 +92,19 @@ def _identity_(grads: list[torch.Tensor], alpha: None, beta: None) -> None:
     return None
 
 
-_register(GradientFunctionSpec(
-    name="identity", function=identity, apply_=_identity_, alpha=None, beta=None,
-    description="g(x) = x: the bare optimizer", slope_at_zero=lambda a, b: 1.0, bound=lambda a, b: math.inf,
-    aliases=("none",),
-))
+_register(
+    GradientFunctionSpec(
+        name="identity",
+        function=identity,
+        apply_=_identity_,
+        alpha=None,
+        beta=None,
+        description="g(x) = x: the bare optimizer",
+        slope_at_zero=lambda a, b: 1.0,
+        bound=lambda a, b: math.inf,
+        aliases=("none",),
+    )
+)
 
 # --- atan: the paper's main form ---------------------------------------------------------------
 
@@ -120,11 +128,18 @@ def _atan_(grads: list[torch.Tensor], alpha: float, beta: float) -> None:
     torch._foreach_mul_(grads, alpha)
 
 
-_register(GradientFunctionSpec(
-    name="atan", function=atan, apply_=_atan_, alpha=0.3, beta=4.5,
-    description="alpha * atan(beta * x), the paper's main form",
-    slope_at_zero=lambda a, b: a * b, bound=lambda a, b: a * math.pi / 2,
-))
+_register(
+    GradientFunctionSpec(
+        name="atan",
+        function=atan,
+        apply_=_atan_,
+        alpha=0.3,
+        beta=4.5,
+        description="alpha * atan(beta * x), the paper's main form",
+        slope_at_zero=lambda a, b: a * b,
+        bound=lambda a, b: a * math.pi / 2,
+    )
+)
 
 
 def atan_unit(x: torch.Tensor, /, *, alpha: float = 0.5, beta: None = None) -> torch.Tensor:
@@ -140,11 +155,18 @@ def _atan_unit_(grads: list[torch.Tensor], alpha: float, beta: None) -> None:
     _atan_(grads, alpha, 1.0 / alpha)
 
 
-_register(GradientFunctionSpec(
-    name="atan_unit", function=atan_unit, apply_=_atan_unit_, alpha=0.5, beta=None,
-    description="alpha * atan(x / alpha): the beta = 1/alpha family (slope 1 at zero)",
-    slope_at_zero=lambda a, b: 1.0, bound=lambda a, b: a * math.pi / 2,
-))
+_register(
+    GradientFunctionSpec(
+        name="atan_unit",
+        function=atan_unit,
+        apply_=_atan_unit_,
+        alpha=0.5,
+        beta=None,
+        description="alpha * atan(x / alpha): the beta = 1/alpha family (slope 1 at zero)",
+        slope_at_zero=lambda a, b: 1.0,
+        bound=lambda a, b: a * math.pi / 2,
+    )
+)
 
 # --- tanh ---------------------------------------------------------------------------------------
 
@@ -163,10 +185,18 @@ def _tanh_(grads: list[torch.Tensor], alpha: float, beta: float) -> None:
     torch._foreach_mul_(grads, alpha)
 
 
-_register(GradientFunctionSpec(
-    name="tanh", function=tanh, apply_=_tanh_, alpha=0.3, beta=4.5,
-    description="alpha * tanh(beta * x)", slope_at_zero=lambda a, b: a * b, bound=lambda a, b: a,
-))
+_register(
+    GradientFunctionSpec(
+        name="tanh",
+        function=tanh,
+        apply_=_tanh_,
+        alpha=0.3,
+        beta=4.5,
+        description="alpha * tanh(beta * x)",
+        slope_at_zero=lambda a, b: a * b,
+        bound=lambda a, b: a,
+    )
+)
 
 
 # --- resolving a user's choice ------------------------------------------------------------------
@@ -195,8 +225,14 @@ class Resolved:
         return get_gradient_function(self.fn).function(x, alpha=self.alpha, beta=self.beta)
 
 
-def resolve(owner: str, fn: str | Callable[[torch.Tensor], torch.Tensor], alpha: float | None,
-            beta: float | None, *, check: bool = True) -> Resolved:
+def resolve(
+    owner: str,
+    fn: str | Callable[[torch.Tensor], torch.Tensor],
+    alpha: float | None,
+    beta: float | None,
+    *,
+    check: bool = True,
+) -> Resolved:
     """Validate ``fn``/``alpha``/``beta`` and fill the entry's defaults.
 
     Args:
@@ -234,14 +270,20 @@ def resolve(owner: str, fn: str | Callable[[torch.Tensor], torch.Tensor], alpha:
             values[name] = float(check_bound(owner, name, default if value is None else value, ">", 0))
     if spec.slope_at_zero(values["alpha"], values["beta"]) < 1.0:
         # Allowed (the paper's sweeps touch it) but outside its conditions: say so.
-        warnings.warn(f"{owner}: fn={spec.name!r} with alpha*beta = "
-                      f"{spec.slope_at_zero(values['alpha'], values['beta']):.3g} < 1 shrinks small gradients; "
-                      "the paper asks g to enlarge them", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"{owner}: fn={spec.name!r} with alpha*beta = "
+            f"{spec.slope_at_zero(values['alpha'], values['beta']):.3g} < 1 shrinks small gradients; "
+            "the paper asks g to enlarge them",
+            UserWarning,
+            stacklevel=3,
+        )
     return Resolved(spec.name, values["alpha"], values["beta"])
 
 
 def check_gradient_function(
-    fn: Callable[[torch.Tensor], torch.Tensor], *, owner: str = "check_gradient_function",
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    owner: str = "check_gradient_function",
     grid: Sequence[float] | None = None,
 ) -> dict[str, bool]:
     """Check a user's ``g`` numerically against the paper's conditions.
@@ -268,14 +310,15 @@ def check_gradient_function(
         >>> check_gradient_function(lambda x: 0.2 * torch.atan(10 * x))["bounded"]
         True
     """
-    mags = torch.logspace(-6, 6, 121, dtype=torch.float64) if grid is None else torch.as_tensor(
-        grid, dtype=torch.float64)
+    mags = (
+        torch.logspace(-6, 6, 121, dtype=torch.float64) if grid is None else torch.as_tensor(grid, dtype=torch.float64)
+    )
     x = torch.cat([-mags.flip(0), torch.zeros(1, dtype=torch.float64), mags])
     y = fn(x.clone())
     if not isinstance(y, torch.Tensor) or y.shape != x.shape or not torch.isfinite(y).all():
         fail(owner, "fn", "elementwise, returning finite values of the input's shape", fn)
     n = len(mags)
-    neg, zero, pos = y[:n].flip(0), y[n], y[n + 1:]
+    neg, zero, pos = y[:n].flip(0), y[n], y[n + 1 :]
     big = fn(torch.tensor([1e12], dtype=torch.float64)).abs().item()
     small = mags <= 1e-5
     result = {
@@ -287,10 +330,17 @@ def check_gradient_function(
     }
     refused = [k for k in ("odd", "increasing", "bounded") if not result[k]]
     if refused:
-        fail(owner, "fn", "odd, monotonically increasing and bounded (paper's conditions)",
-             f"{getattr(fn, '__name__', fn)} (fails: {', '.join(refused)})")
+        fail(
+            owner,
+            "fn",
+            "odd, monotonically increasing and bounded (paper's conditions)",
+            f"{getattr(fn, '__name__', fn)} (fails: {', '.join(refused)})",
+        )
     warned = [k for k in ("enlarges_small", "restrains_large") if not result[k]]
     if warned:
-        warnings.warn(f"{owner}: `fn` {getattr(fn, '__name__', fn)} does not meet the paper's "
-                      f"condition(s): {', '.join(warned)}", UserWarning, stacklevel=2)
+        warnings.warn(
+            f"{owner}: `fn` {getattr(fn, '__name__', fn)} does not meet the paper's condition(s): {', '.join(warned)}",
+            UserWarning,
+            stacklevel=2,
+        )
     return result

@@ -93,8 +93,16 @@ def _activate(g: Tensor, fn: str | Callable[[Tensor], Tensor], alpha: Tensor, be
 # --- the kernels (traced by Dynamo; Python-level flags are compile-time constants) ---------------
 
 
-def _sgd_kernel(params: list[Tensor], grads: list[Tensor], bufs: list[Tensor | None], hp: Tensor, keep: Tensor,
-                activate: tuple[bool, ...], fn, flags: tuple[bool, bool, bool, bool]) -> None:
+def _sgd_kernel(
+    params: list[Tensor],
+    grads: list[Tensor],
+    bufs: list[Tensor | None],
+    hp: Tensor,
+    keep: Tensor,
+    activate: tuple[bool, ...],
+    fn,
+    flags: tuple[bool, bool, bool, bool],
+) -> None:
     # hp = [lr, weight_decay, momentum, alpha, beta]; keep[i] = 1 - dampening (1 on a buffer's
     # first step, where PyTorch sets the buffer to the gradient and the buffer here starts at 0).
     has_wd, has_momentum, nesterov, maximize = flags
@@ -116,9 +124,20 @@ def _sgd_kernel(params: list[Tensor], grads: list[Tensor], bufs: list[Tensor | N
         p.copy_(pw - lr * d)
 
 
-def _adam_kernel(params: list[Tensor], grads: list[Tensor], exp_avgs: list[Tensor], exp_avg_sqs: list[Tensor],
-                 max_sqs: list[Tensor], steps: list[Tensor], hp: Tensor, step_sizes: Tensor, inv_bc2_sqrts: Tensor,
-                 activate: tuple[bool, ...], fn, flags: tuple[bool, bool, bool, bool]) -> None:
+def _adam_kernel(
+    params: list[Tensor],
+    grads: list[Tensor],
+    exp_avgs: list[Tensor],
+    exp_avg_sqs: list[Tensor],
+    max_sqs: list[Tensor],
+    steps: list[Tensor],
+    hp: Tensor,
+    step_sizes: Tensor,
+    inv_bc2_sqrts: Tensor,
+    activate: tuple[bool, ...],
+    fn,
+    flags: tuple[bool, bool, bool, bool],
+) -> None:
     # hp = [lr, weight_decay, beta1, beta2, eps, alpha, beta]; per parameter: step_sizes[i] =
     # lr / (1 - beta1^t) and inv_bc2_sqrts[i] = 1 / sqrt(1 - beta2^t) for this step's t, as
     # PyTorch's single-tensor Adam (which divides by sqrt(1 - beta2^t): a multiply saves a vector
@@ -159,8 +178,13 @@ def check_fusable(owner: str, optimizer: torch.optim.Optimizer, placement: str) 
     """Refuse ``fused=True`` where no fused step exists, naming what is supported."""
     if type(optimizer) not in FUSED_OPTIMIZERS:
         names = ", ".join(cls.__name__ for cls in FUSED_OPTIMIZERS)
-        fail(owner, "fused", f"False for an inner {type(optimizer).__name__} (fused steps exist for {names})",
-             True, TypeError)
+        fail(
+            owner,
+            "fused",
+            f"False for an inner {type(optimizer).__name__} (fused steps exist for {names})",
+            True,
+            TypeError,
+        )
     if placement != "grad":
         fail(owner, "fused", 'False with placement="update" (the fused step activates gradients)', True)
     for group in optimizer.param_groups:
@@ -186,23 +210,36 @@ class FusedStep:
         if compiled is None:
             # Dynamo already guards every input's size and stride; Inductor's own per-input asserts
             # repeat that in Python and cost ~0.2 ms per step for a ResNet-18's 62 parameters.
-            compiled = self._compiled[key] = torch.compile(code_clone(kernel), fullgraph=True, dynamic=False,
-                                                           options={"size_asserts": False})
+            compiled = self._compiled[key] = torch.compile(
+                code_clone(kernel), fullgraph=True, dynamic=False, options={"size_asserts": False}
+            )
         return compiled
 
     def _run(self, key: Hashable, kernel: Callable[..., None], *args: Any) -> None:
         try:
             self._kernel(key, kernel)(*args)
-        except Exception as exc:  # noqa: BLE001 - toolchain failure or an untraceable callable: same math, eager
+        except Exception as exc:
             if self._compiled.get(key) is kernel:
                 raise
-            warnings.warn(f"actlab: could not compile the fused GAF step ({type(exc).__name__}: {exc}); "
-                          "running it as plain torch ops", RuntimeWarning, stacklevel=4)
+            warnings.warn(
+                f"actlab: could not compile the fused GAF step ({type(exc).__name__}: {exc}); "
+                "running it as plain torch ops",
+                RuntimeWarning,
+                stacklevel=4,
+            )
             self._compiled[key] = kernel
             kernel(*args)
 
-    def step_group(self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor], activate: tuple[bool, ...],
-                   fn: str | Callable[[Tensor], Tensor], alpha: float | None, beta: float | None) -> None:
+    def step_group(
+        self,
+        group: dict[str, Any],
+        params: list[Tensor],
+        grads: list[Tensor],
+        activate: tuple[bool, ...],
+        fn: str | Callable[[Tensor], Tensor],
+        alpha: float | None,
+        beta: float | None,
+    ) -> None:
         """One step for ``params`` (those of ``group`` with a gradient ``grads``); ``activate[i]``: apply ``g``."""
         if not params:
             return
@@ -236,9 +273,24 @@ class FusedStep:
                 keep.append(1.0 - float(group["dampening"]))
             bufs.append(buf)
         flags = (float(group["weight_decay"]) != 0, momentum != 0, bool(group["nesterov"]), bool(group["maximize"]))
-        hp = torch.tensor([float(group["lr"]), float(group["weight_decay"]), momentum, alpha, beta], dtype=torch.float64, device=device)
+        hp = torch.tensor(
+            [float(group["lr"]), float(group["weight_decay"]), momentum, alpha, beta],
+            dtype=torch.float64,
+            device=device,
+        )
         key = ("sgd", signature, activate, fn_key, flags)
-        self._run(key, _sgd_kernel, params, grads, bufs, hp, torch.tensor(keep, dtype=torch.float64, device=device), activate, fn, flags)
+        self._run(
+            key,
+            _sgd_kernel,
+            params,
+            grads,
+            bufs,
+            hp,
+            torch.tensor(keep, dtype=torch.float64, device=device),
+            activate,
+            fn,
+            flags,
+        )
 
     def _adam(self, group, params, grads, activate, fn, fn_key, signature, alpha, beta, device) -> None:
         state = self.optimizer.state
@@ -270,5 +322,6 @@ class FusedStep:
         t = torch.stack(steps).to(torch.float64) + 1
         step_sizes, inv_bc2_sqrts = lr / (1 - beta1**t), torch.rsqrt(1 - beta2**t)
         key = ("adam", signature, activate, fn_key, flags)
-        self._run(key, _adam_kernel, params, grads, m, v, vmax, steps, hp, step_sizes, inv_bc2_sqrts, activate, fn,
-                  flags)
+        self._run(
+            key, _adam_kernel, params, grads, m, v, vmax, steps, hp, step_sizes, inv_bc2_sqrts, activate, fn, flags
+        )

@@ -38,15 +38,21 @@ def _dense_grads(owner: str, params: Iterable[torch.Tensor], skip: set[int]) -> 
         if g is None or id(p) in skip:
             continue
         if g.layout != torch.strided:  # sparse COO/CSR/... layouts
-            fail(owner, "p.grad", "a dense (strided) tensor; sparse gradients are not supported",
-                 f"layout {g.layout} for a parameter of shape {tuple(p.shape)}", TypeError)
+            fail(
+                owner,
+                "p.grad",
+                "a dense (strided) tensor; sparse gradients are not supported",
+                f"layout {g.layout} for a parameter of shape {tuple(p.shape)}",
+                TypeError,
+            )
         grads.append(g)
     return grads
 
 
 @torch.no_grad()
-def activate_gradients_(params: Iterable[torch.Tensor], fn: GradFn = "atan", *, alpha: float | None = None,
-                        beta: float | None = None) -> None:
+def activate_gradients_(
+    params: Iterable[torch.Tensor], fn: GradFn = "atan", *, alpha: float | None = None, beta: float | None = None
+) -> None:
     r"""Apply a gradient activation to every ``p.grad`` in place (for custom training loops).
 
     .. math:: \nabla_p \leftarrow g(\nabla_p), \quad g(x) = \alpha \arctan(\beta x) \text{ by default}
@@ -72,7 +78,9 @@ def activate_gradients_(params: Iterable[torch.Tensor], fn: GradFn = "atan", *, 
     resolve(owner, fn, alpha, beta).apply_(_dense_grads(owner, params, set()))
 
 
-def exclude_parameters(model: nn.Module, *patterns: str, biases: bool = False, norms: bool = False) -> list[nn.Parameter]:
+def exclude_parameters(
+    model: nn.Module, *patterns: str, biases: bool = False, norms: bool = False
+) -> list[nn.Parameter]:
     """Parameters to pass as ``GradientActivation(..., exclude=...)``.
 
     Args:
@@ -83,9 +91,11 @@ def exclude_parameters(model: nn.Module, *patterns: str, biases: bool = False, n
     """
     norm_ids = {id(p) for m in model.modules() if isinstance(m, _NORMS) for p in m.parameters(recurse=False)}
     return [
-        p for name, p in model.named_parameters()
+        p
+        for name, p in model.named_parameters()
         if any(fnmatch.fnmatchcase(name, pat) for pat in patterns)
-        or (biases and name.rsplit(".", 1)[-1] == "bias") or (norms and id(p) in norm_ids)
+        or (biases and name.rsplit(".", 1)[-1] == "bias")
+        or (norms and id(p) in norm_ids)
     ]
 
 
@@ -144,16 +154,29 @@ class GradientActivation(torch.optim.Optimizer):
         GradientActivation(SGD, fn='atan', alpha=0.3, beta=4.5, placement='grad', excluded=0)
     """
 
-    def __init__(self, optimizer: torch.optim.Optimizer, fn: GradFn = "atan", *, alpha: float | None = None,
-                 beta: float | None = None, placement: str = "grad",
-                 exclude: Iterable[torch.Tensor] | Callable[[torch.Tensor], bool] | None = None,
-                 check: bool = True, fused: bool = False) -> None:
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        fn: GradFn = "atan",
+        *,
+        alpha: float | None = None,
+        beta: float | None = None,
+        placement: str = "grad",
+        exclude: Iterable[torch.Tensor] | Callable[[torch.Tensor], bool] | None = None,
+        check: bool = True,
+        fused: bool = False,
+    ) -> None:
         # No Optimizer.__init__: param_groups/state/defaults are views of the inner optimizer.
         owner = type(self).__name__
         check_type(owner, "optimizer", optimizer, torch.optim.Optimizer)
         if isinstance(optimizer, (GradientActivation, torch.optim.LBFGS)):
-            fail(owner, "optimizer", "a single-step optimizer, not LBFGS or another GradientActivation",
-                 type(optimizer).__name__, TypeError)
+            fail(
+                owner,
+                "optimizer",
+                "a single-step optimizer, not LBFGS or another GradientActivation",
+                type(optimizer).__name__,
+                TypeError,
+            )
         self.optimizer = optimizer
         self.placement = check_choice(owner, "placement", placement, PLACEMENTS)
         check_type(owner, "fused", fused, bool)
@@ -188,9 +211,11 @@ class GradientActivation(torch.optim.Optimizer):
     def __repr__(self) -> str:
         d = self._default
         fn = d.fn if isinstance(d.fn, str) else getattr(d.fn, "__name__", repr(d.fn))
-        return (f"{type(self).__name__}({type(self.optimizer).__name__}, fn={fn!r}, alpha={d.alpha}, "
-                f"beta={d.beta}, placement={self.placement!r}, excluded={len(self._excluded)}"
-                + (", fused=True)" if self._fused is not None else ")"))
+        return (
+            f"{type(self).__name__}({type(self.optimizer).__name__}, fn={fn!r}, alpha={d.alpha}, "
+            f"beta={d.beta}, placement={self.placement!r}, excluded={len(self._excluded)}"
+            + (", fused=True)" if self._fused is not None else ")")
+        )
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         self.optimizer.zero_grad(set_to_none=set_to_none)
@@ -235,8 +260,11 @@ class GradientActivation(torch.optim.Optimizer):
         # Checked (and warned about) once per distinct setting, not on every step.
         if key not in cache:
             d = self._default
-            cache[key] = d if key == (d.fn, d.alpha, d.beta) else resolve(
-                f"{type(self).__name__} param group", *key, check=self._check)
+            cache[key] = (
+                d
+                if key == (d.fn, d.alpha, d.beta)
+                else resolve(f"{type(self).__name__} param group", *key, check=self._check)
+            )
         return cache[key]
 
     @torch.no_grad()

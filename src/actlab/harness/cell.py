@@ -53,8 +53,15 @@ class CellSpec:
 
     def identity(self) -> dict[str, Any]:
         """What decides the cell's numbers (not where it runs or logs)."""
-        return {"task": self.task, "path": self.path, "model": self.model, "act": self.act,
-                "max_train": self.max_train, "max_test": self.max_test, "config": self.config.to_dict()}
+        return {
+            "task": self.task,
+            "path": self.path,
+            "model": self.model,
+            "act": self.act,
+            "max_train": self.max_train,
+            "max_test": self.max_test,
+            "config": self.config.to_dict(),
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "config": self.config.to_dict()}
@@ -69,8 +76,16 @@ def load_cell_task(name: str, path: str | None, max_train: int | None, max_test:
     """The task, cut to its first ``max_train``/``max_test`` samples (cached: cells share it)."""
     task = load_task(name, path=path)
     d = task.data
-    return replace(task, data=replace(d, x_train=d.x_train[:max_train], y_train=d.y_train[:max_train],
-                                      x_test=d.x_test[:max_test], y_test=d.y_test[:max_test]))
+    return replace(
+        task,
+        data=replace(
+            d,
+            x_train=d.x_train[:max_train],
+            y_train=d.y_train[:max_train],
+            x_test=d.x_test[:max_test],
+            y_test=d.y_test[:max_test],
+        ),
+    )
 
 
 def cell_dir(out_dir: str | os.PathLike[str], act: str, seed: int) -> Path:
@@ -112,20 +127,34 @@ def finished_record(cell: CellSpec) -> dict[str, Any] | None:
     return record
 
 
-def train_cell(cell: CellSpec, *, callbacks: Sequence[Callable[..., None]] = (), progress: bool = False) -> dict[str, Any]:
+def train_cell(
+    cell: CellSpec, *, callbacks: Sequence[Callable[..., None]] = (), progress: bool = False
+) -> dict[str, Any]:
     """Train (or resume) one cell in this process (one rank of it under DDP); return its record."""
     done = Path(cell.dir) / "result.json"
     task = load_cell_task(cell.task, cell.path, cell.max_train, cell.max_test)
     torch.manual_seed(cell.config.seed)
     model = build_model(cell.model, task, cell.act)
-    result = train(model, task, cell.config, checkpoint=Path(cell.dir) / "checkpoint.pt", callbacks=callbacks,
-                   progress=progress, tensorboard_dir=cell.tensorboard, description=f"{cell.act} seed {cell.config.seed}")
-    record = {"cell": cell.identity(), "act": cell.act, "seed": cell.config.seed, "history": result.history,
-              "final": result.final, "stopped_early": result.stopped_early,
-              "learned": _learned_curves(model, cell.act)}
+    result = train(
+        model,
+        task,
+        cell.config,
+        checkpoint=Path(cell.dir) / "checkpoint.pt",
+        callbacks=callbacks,
+        progress=progress,
+        tensorboard_dir=cell.tensorboard,
+        description=f"{cell.act} seed {cell.config.seed}",
+    )
+    record = {
+        "cell": cell.identity(),
+        "act": cell.act,
+        "seed": cell.config.seed,
+        "history": result.history,
+        "final": result.final,
+        "stopped_early": result.stopped_early,
+        "learned": _learned_curves(model, cell.act),
+    }
     rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
     if rank == 0:
         atomic_write_json(done, record)
     return record
-
-

@@ -8,14 +8,12 @@ one epoch per running cell and ends with the same numbers as an uninterrupted on
 
 from __future__ import annotations
 
-import functools
 import json
 import multiprocessing
 import os
-import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +26,7 @@ from actlab.harness.cell import CellSpec, cell_dir, finished_record, load_cell_t
 from actlab.harness.distributed import run_distributed
 from actlab.harness.models import build_model
 from actlab.harness.report import CompareResult, write_report
-from actlab.harness.tasks import Task, load_task
+from actlab.harness.tasks import Task
 from actlab.harness.trainer import TrainConfig, load_checkpoint
 
 __all__ = ["CellSpec", "CompareResult", "cell_dir", "compare", "run_cell", "split_specs"]
@@ -62,7 +60,9 @@ def split_specs(text: str) -> list[str]:
     return [p for p in parts if p]
 
 
-def run_cell(cell: CellSpec, *, callbacks: Sequence[Callable[..., None]] = (), progress: bool = False) -> dict[str, Any]:
+def run_cell(
+    cell: CellSpec, *, callbacks: Sequence[Callable[..., None]] = (), progress: bool = False
+) -> dict[str, Any]:
     """Run (or finish, or just read back) one cell; return its result record.
 
     With ``cell.nproc > 1`` (and not already inside a distributed job) the cell runs under
@@ -86,8 +86,12 @@ def _check_acts(acts: Sequence[str], task: Task, model: str | None) -> None:
 
 
 def _run_pool(cells: list[CellSpec], jobs: int) -> list[dict[str, Any]]:
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=torch.set_num_threads, initargs=(1,)) as pool:
+    with ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=torch.set_num_threads,
+        initargs=(1,),
+    ) as pool:
         return list(pool.map(run_cell, cells))
 
 
@@ -146,19 +150,44 @@ def compare(
         fail("compare", "nproc", f"<= batch_size ({config.batch_size}) so every rank gets samples", nproc)
     _check_acts(acts, loaded, model)
     out = Path(out_dir)
-    cells = [CellSpec(task=task, path=path_s, model=model, act=act, config=replace(config, seed=seed),
-                      dir=str(cell_dir(out, act, seed)), max_train=max_train, max_test=max_test, nproc=nproc,
-                      tensorboard=str(out / "tensorboard" / cell_dir(out, act, seed).relative_to(out / "cells"))
-                      if tensorboard else None)
-                 for act in acts for seed in seed_list]
+    cells = [
+        CellSpec(
+            task=task,
+            path=path_s,
+            model=model,
+            act=act,
+            config=replace(config, seed=seed),
+            dir=str(cell_dir(out, act, seed)),
+            max_train=max_train,
+            max_test=max_test,
+            nproc=nproc,
+            tensorboard=str(out / "tensorboard" / cell_dir(out, act, seed).relative_to(out / "cells"))
+            if tensorboard
+            else None,
+        )
+        for act in acts
+        for seed in seed_list
+    ]
     for cell in cells:  # a folder from another grid: refuse before training anything
         done, ckpt = Path(cell.dir) / "result.json", Path(cell.dir) / "checkpoint.pt"
         if (done.exists() and json.loads(done.read_text())["cell"] != cell.identity()) or (
-                not done.exists() and ckpt.exists() and load_checkpoint(ckpt)["config"] != cell.config.to_dict()):
+            not done.exists() and ckpt.exists() and load_checkpoint(ckpt)["config"] != cell.config.to_dict()
+        ):
             fail("compare", "out_dir", "a new folder or one from the same grid (task, model, data, config)", str(out))
-    atomic_write_json(out / "grid.json", {"task": task, "path": path_s, "model": model or loaded.default_model,
-                                          "acts": acts, "seeds": seed_list, "config": config.to_dict(),
-                                          "max_train": max_train, "max_test": max_test, "nproc": nproc})
+    atomic_write_json(
+        out / "grid.json",
+        {
+            "task": task,
+            "path": path_s,
+            "model": model or loaded.default_model,
+            "acts": acts,
+            "seeds": seed_list,
+            "config": config.to_dict(),
+            "max_train": max_train,
+            "max_test": max_test,
+            "nproc": nproc,
+        },
+    )
     if jobs > 1 and nproc == 1:
         records = _run_pool(cells, jobs)
     else:
@@ -172,8 +201,9 @@ def _run_serial(cells: list[CellSpec], progress: bool) -> list[dict[str, Any]]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     records = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True
+    ) as bar:
         grid = bar.add_task("cells", total=len(cells))
         for cell in cells:
             label = f"{cell.act} seed {cell.config.seed}"
@@ -181,8 +211,11 @@ def _run_serial(cells: list[CellSpec], progress: bool) -> list[dict[str, Any]]:
             epochs = bar.add_task(label, total=cell.config.epochs)
 
             def tick(epoch: int, model: Any, record: dict[str, float], _t: Any = epochs) -> None:
-                bar.update(_t, completed=epoch,
-                           description=f"{label}: loss {record['train_loss']:.3f} acc {record['test_acc']:.3f}")
+                bar.update(
+                    _t,
+                    completed=epoch,
+                    description=f"{label}: loss {record['train_loss']:.3f} acc {record['test_acc']:.3f}",
+                )
 
             records.append(run_cell(cell, callbacks=[tick]))
             bar.remove_task(epochs)
@@ -192,8 +225,14 @@ def _run_serial(cells: list[CellSpec], progress: bool) -> list[dict[str, Any]]:
 
 def registered_learnable_and_noisy() -> tuple[str | None, str | None]:
     """A learnable and a noisy activation for the demo, preferring ``slaf`` and ``noisy_hard_tanh``."""
-    learnable = "slaf" if "slaf" in ACTIVATIONS else next(
-        (s.name for s in ACTIVATIONS if s.family != "classic" and s.learnable and s.family != "torch"), None)
-    noisy = "noisy_hard_tanh" if "noisy_hard_tanh" in ACTIVATIONS else next(
-        (s.name for s in ACTIVATIONS if s.stochastic and s.family != "torch"), None)
+    learnable = (
+        "slaf"
+        if "slaf" in ACTIVATIONS
+        else next((s.name for s in ACTIVATIONS if s.family != "classic" and s.learnable and s.family != "torch"), None)
+    )
+    noisy = (
+        "noisy_hard_tanh"
+        if "noisy_hard_tanh" in ACTIVATIONS
+        else next((s.name for s in ACTIVATIONS if s.stochastic and s.family != "torch"), None)
+    )
     return learnable, noisy

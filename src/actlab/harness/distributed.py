@@ -25,8 +25,16 @@ __all__ = ["main", "run_distributed", "torchrun_command"]
 
 def torchrun_command(spec_path: str | os.PathLike[str], nproc: int) -> list[str]:
     """The single-machine torchrun command line for a cell spec file."""
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-            "-m", "actlab.harness.distributed", str(spec_path)]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc_per_node={nproc}",
+        "-m",
+        "actlab.harness.distributed",
+        str(spec_path),
+    ]
 
 
 def run_distributed(cell: CellSpec) -> Path:

@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from actlab.core.validation import check_choice, fail
 from actlab.core.registry import create
+from actlab.core.validation import check_choice, fail
 from actlab.noisy.recurrent import LSTM
 
 __all__ = ["MODELS", "MLP", "CNN1d", "CNN2d", "RecurrentNet", "ResNet", "build_model"]
@@ -30,8 +30,9 @@ def _act(spec: ActSpec) -> nn.Module:
 class MLP(nn.Module):
     """Flatten, then ``Linear -> act`` per hidden layer, then a linear head."""
 
-    def __init__(self, in_features: int, num_outputs: int, act: ActSpec = "relu", *,
-                 hidden: Sequence[int] = (128, 128)) -> None:
+    def __init__(
+        self, in_features: int, num_outputs: int, act: ActSpec = "relu", *, hidden: Sequence[int] = (128, 128)
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = [nn.Flatten()]
         width = in_features
@@ -46,8 +47,9 @@ class MLP(nn.Module):
 
 
 def _conv_stack(dim: int, in_ch: int, channels: Sequence[int], act: ActSpec, norm: bool) -> list[nn.Module]:
-    conv, bn, pool = ((nn.Conv1d, nn.BatchNorm1d, nn.MaxPool1d) if dim == 1
-                      else (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d))
+    conv, bn, pool = (
+        (nn.Conv1d, nn.BatchNorm1d, nn.MaxPool1d) if dim == 1 else (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d)
+    )
     layers: list[nn.Module] = []
     for i, ch in enumerate(channels):
         layers += [conv(in_ch, ch, 3, padding=1), *([bn(ch)] if norm else []), _act(act)]
@@ -60,8 +62,15 @@ def _conv_stack(dim: int, in_ch: int, channels: Sequence[int], act: ActSpec, nor
 class _CNN(nn.Module):
     dim = 1
 
-    def __init__(self, in_shape: Sequence[int], num_outputs: int, act: ActSpec = "relu", *,
-                 channels: Sequence[int] = (32, 64), norm: bool = False) -> None:
+    def __init__(
+        self,
+        in_shape: Sequence[int],
+        num_outputs: int,
+        act: ActSpec = "relu",
+        *,
+        channels: Sequence[int] = (32, 64),
+        norm: bool = False,
+    ) -> None:
         super().__init__()
         self.in_shape = tuple(in_shape)
         in_ch = 1 if len(self.in_shape) == self.dim else self.in_shape[0]
@@ -102,17 +111,31 @@ class _Block(nn.Module):
 class ResNet(nn.Module):
     """A small residual net (stem conv, ``blocks`` basic blocks, average pool, head), 1-D or 2-D."""
 
-    def __init__(self, in_shape: Sequence[int], num_outputs: int, act: ActSpec = "relu", *,
-                 width: int = 32, blocks: int = 2, dim: int | None = None, norm: bool = True) -> None:
+    def __init__(
+        self,
+        in_shape: Sequence[int],
+        num_outputs: int,
+        act: ActSpec = "relu",
+        *,
+        width: int = 32,
+        blocks: int = 2,
+        dim: int | None = None,
+        norm: bool = True,
+    ) -> None:
         super().__init__()
         self.in_shape = tuple(in_shape)
         self.dim = dim if dim is not None else (1 if len(self.in_shape) == 1 else 2)
         in_ch = 1 if len(self.in_shape) == self.dim else self.in_shape[0]
         conv = nn.Conv1d if self.dim == 1 else nn.Conv2d
         pool = nn.AdaptiveAvgPool1d(1) if self.dim == 1 else nn.AdaptiveAvgPool2d(1)
-        self.net = nn.Sequential(conv(in_ch, width, 3, padding=1), _act(act),
-                                 *[_Block(self.dim, width, act, norm) for _ in range(blocks)], pool, nn.Flatten(),
-                                 nn.Linear(width, num_outputs))
+        self.net = nn.Sequential(
+            conv(in_ch, width, 3, padding=1),
+            _act(act),
+            *[_Block(self.dim, width, act, norm) for _ in range(blocks)],
+            pool,
+            nn.Flatten(),
+            nn.Linear(width, num_outputs),
+        )
 
     def forward(self, x: torch.Tensor, /) -> torch.Tensor:
         if x.dim() == self.dim + 1:
@@ -131,9 +154,17 @@ class RecurrentNet(nn.Module):
         out_steps: ``None`` to predict from the last step; ``k`` to predict at each of the last ``k``.
     """
 
-    def __init__(self, in_shape: Sequence[int], num_outputs: int, act: ActSpec = "tanh", *, hidden: int = 64,
-                 rnn_cls: Callable[..., nn.Module] = nn.LSTM, rnn_kwargs: dict[str, Any] | None = None,
-                 out_steps: int | None = None) -> None:
+    def __init__(
+        self,
+        in_shape: Sequence[int],
+        num_outputs: int,
+        act: ActSpec = "tanh",
+        *,
+        hidden: int = 64,
+        rnn_cls: Callable[..., nn.Module] = nn.LSTM,
+        rnn_kwargs: dict[str, Any] | None = None,
+        out_steps: int | None = None,
+    ) -> None:
         super().__init__()
         self.features = 1 if len(in_shape) == 1 else math.prod(in_shape[1:])
         self.rnn = rnn_cls(self.features, hidden, **(rnn_kwargs or {}))
@@ -145,7 +176,7 @@ class RecurrentNet(nn.Module):
         out, _ = self.rnn(seq)
         if self.out_steps is None:
             return self.head(out[-1])
-        return self.head(out[-self.out_steps:]).transpose(0, 1)  # (B, k, C)
+        return self.head(out[-self.out_steps :]).transpose(0, 1)  # (B, k, C)
 
 
 MODELS = ("mlp", "cnn1d", "cnn2d", "resnet", "rnn", "gated_rnn")
@@ -186,7 +217,13 @@ def build_model(name: str, task: Any, act: ActSpec = "relu", **kwargs: Any) -> n
     if name == "gated_rnn":
         # The paper's use: the compared activation sits in the LSTM's i, f, o gates
         # (e.g. noisy_hard_sigmoid); cell and head keep tanh.
-        return RecurrentNet(shape, out, "tanh", out_steps=task.out_steps, rnn_cls=LSTM,
-                            rnn_kwargs={"gate_act": act, **kwargs.pop("rnn_kwargs", {})}, **kwargs)
+        return RecurrentNet(
+            shape,
+            out,
+            "tanh",
+            out_steps=task.out_steps,
+            rnn_cls=LSTM,
+            rnn_kwargs={"gate_act": act, **kwargs.pop("rnn_kwargs", {})},
+            **kwargs,
+        )
     raise AssertionError(name)  # unreachable: check_choice covers MODELS
-

@@ -73,8 +73,12 @@ def summarise(records: Sequence[dict[str, Any]], acts: Sequence[str]) -> list[di
     rows = []
     for act in acts:
         cells = by_act[act]
-        row: dict[str, Any] = {"act": act, "family": _family(act), "seeds": len(cells),
-                               "learnable": any(c["learned"] for c in cells)}
+        row: dict[str, Any] = {
+            "act": act,
+            "family": _family(act),
+            "seeds": len(cells),
+            "learnable": any(c["learned"] for c in cells),
+        }
         for m in _METRICS:
             values = np.array([c["final"][m] for c in cells])
             row[f"{m}_mean"] = float(values.mean())
@@ -94,8 +98,14 @@ def _csv(records: Sequence[dict[str, Any]]) -> str:
     writer = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
     writer.writeheader()
     for r in records:
-        writer.writerow({"act": r["act"], "seed": r["seed"], "stopped_early": r["stopped_early"],
-                         **{k: r["final"][k] for k in cols[2:-1]}})
+        writer.writerow(
+            {
+                "act": r["act"],
+                "seed": r["seed"],
+                "stopped_early": r["stopped_early"],
+                **{k: r["final"][k] for k in cols[2:-1]},
+            }
+        )
     return buf.getvalue()
 
 
@@ -133,7 +143,6 @@ def _plot_learned(path: Path, records: Sequence[dict[str, Any]], acts: Sequence[
     import matplotlib.pyplot as plt
     import torch
 
-
     fig, axes = plt.subplots(1, len(learned), figsize=(4.6 * len(learned), 4), squeeze=False, constrained_layout=True)
     for ax, act in zip(axes[0], learned):
         cell = next(r for r in records if r["act"] == act and r["learned"])
@@ -158,12 +167,16 @@ def _markdown(rows: Sequence[dict[str, Any]], grid: dict[str, Any], files: dict[
     cfg = grid["config"]
     seeds = grid["seeds"]
     lines = [
-        f"# Activation comparison: {grid['task']} / {grid['model']}", "",
+        f"# Activation comparison: {grid['task']} / {grid['model']}",
+        "",
         f"{len(seeds)} seeds ({', '.join(map(str, seeds))}), {cfg['epochs']} epochs, batch {cfg['batch_size']}, "
         f"optimizer {cfg['optim']} lr {cfg['lr']}, schedule {cfg['schedule']}"
         + (f", patience {cfg['patience']}" if cfg["patience"] else "")
-        + (f", first {grid['max_train']} training samples" if grid.get("max_train") else "") + ".", "",
-        "Final-epoch metrics, mean ± std over seeds. Δ acc and p: paired over seeds against the first row.", "",
+        + (f", first {grid['max_train']} training samples" if grid.get("max_train") else "")
+        + ".",
+        "",
+        "Final-epoch metrics, mean ± std over seeds. Δ acc and p: paired over seeds against the first row.",
+        "",
         "| activation | family | test acc | test loss | train loss | Δ acc | p (paired t) | s/epoch |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -172,23 +185,41 @@ def _markdown(rows: Sequence[dict[str, Any]], grid: dict[str, Any], files: dict[
             f"| `{r['act']}` | {r['family']}{' (learned)' if r['learnable'] else ''} "
             f"| {r['test_acc_mean']:.4f} ± {r['test_acc_std']:.4f} | {r['test_loss_mean']:.4f} ± {r['test_loss_std']:.4f} "
             f"| {r['train_loss_mean']:.4f} ± {r['train_loss_std']:.4f} | {r['delta_acc_vs_first']:+.4f} "
-            f"| {_fmt_p(r['p_vs_first'])} | {r['sec_per_epoch']:.3f} |")
+            f"| {_fmt_p(r['p_vs_first'])} | {r['sec_per_epoch']:.3f} |"
+        )
     sig = [r["act"] for r in rows[1:] if r["p_vs_first"] is not None and r["p_vs_first"] < 0.05]
-    lines += ["", "## Significance", "",
-              f"Paired t-test (`scipy.stats.ttest_rel`) of final test accuracy across seeds, each row against "
-              f"`{rows[0]['act']}`. " + (f"p < 0.05 for: {', '.join(f'`{a}`' for a in sig)}. " if sig else
-                                          "No row differs at p < 0.05. ")
-              + f"With {len(seeds)} seed(s) the test has little power and assumes normal paired differences: "
-              "read p as a hint, not a verdict, and add seeds (`--seeds`) before concluding. "
-              "`-` means undefined (one seed, or identical differences).", "",
-              "## Plots", "", f"![learning curves]({files['curves'].name})", ""]
+    lines += [
+        "",
+        "## Significance",
+        "",
+        f"Paired t-test (`scipy.stats.ttest_rel`) of final test accuracy across seeds, each row against "
+        f"`{rows[0]['act']}`. "
+        + (f"p < 0.05 for: {', '.join(f'`{a}`' for a in sig)}. " if sig else "No row differs at p < 0.05. ")
+        + f"With {len(seeds)} seed(s) the test has little power and assumes normal paired differences: "
+        "read p as a hint, not a verdict, and add seeds (`--seeds`) before concluding. "
+        "`-` means undefined (one seed, or identical differences).",
+        "",
+        "## Plots",
+        "",
+        f"![learning curves]({files['curves'].name})",
+        "",
+    ]
     if "learned" in files:
-        lines += [f"![learned activations]({files['learned'].name})", "",
-                  "Learned activations: the trained curve at every activation site of one seed, against the "
-                  "initial curve (dashed).", ""]
-    lines += ["## Files", "", "- `results.csv`: one row per (activation, seed), final epoch.",
-              "- `results.json`: the grid, the summary and every cell's per-epoch history.",
-              "- `cells/<activation>/seed<k>/`: checkpoint and result of each cell (a rerun resumes from them).", ""]
+        lines += [
+            f"![learned activations]({files['learned'].name})",
+            "",
+            "Learned activations: the trained curve at every activation site of one seed, against the "
+            "initial curve (dashed).",
+            "",
+        ]
+    lines += [
+        "## Files",
+        "",
+        "- `results.csv`: one row per (activation, seed), final epoch.",
+        "- `results.json`: the grid, the summary and every cell's per-epoch history.",
+        "- `cells/<activation>/seed<k>/`: checkpoint and result of each cell (a rerun resumes from them).",
+        "",
+    ]
     return "\n".join(lines)
 
 

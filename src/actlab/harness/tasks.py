@@ -115,8 +115,10 @@ def make_copy(
 
 def _standardise(x_tr: np.ndarray, x_te: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     mean, std = x_tr.mean(), x_tr.std() + 1e-8
-    return (torch.as_tensor((x_tr - mean) / std, dtype=torch.float32),
-            torch.as_tensor((x_te - mean) / std, dtype=torch.float32))
+    return (
+        torch.as_tensor((x_tr - mean) / std, dtype=torch.float32),
+        torch.as_tensor((x_te - mean) / std, dtype=torch.float32),
+    )
 
 
 def _labels(owner: str, name: str, y: np.ndarray, n: int) -> np.ndarray:
@@ -147,8 +149,7 @@ def load_npz(path: str | os.PathLike[str]) -> Task:
     keys = ("x_train", "y_train", "x_test", "y_test")
     missing = [k for k in keys if k not in arrays.files]
     if missing:
-        fail("load_task", "path", f"an .npz with keys {', '.join(keys)} (missing {', '.join(missing)})",
-             str(path))
+        fail("load_task", "path", f"an .npz with keys {', '.join(keys)} (missing {', '.join(missing)})", str(path))
     x_tr, x_te = arrays["x_train"], arrays["x_test"]
     for name, x in (("x_train", x_tr), ("x_test", x_te)):
         if x.ndim < 2 or not np.issubdtype(x.dtype, np.number):
@@ -242,7 +243,8 @@ def load_task(name: str, *, path: str | os.PathLike[str] | None = None, seed: in
         return make_copy(seed=seed)
     data = load_dataset(name)
     if name == "digits":  # flattened 8x8 images: keep them as images so CNNs see the grid
-        data = Dataset(name, data.x_train.view(-1, 8, 8), data.y_train, data.x_test.view(-1, 8, 8),
-                       data.y_test, data.num_classes)
+        data = Dataset(
+            name, data.x_train.view(-1, 8, 8), data.y_train, data.x_test.view(-1, 8, 8), data.y_test, data.num_classes
+        )
         return Task(name, data, default_model="cnn2d")
     return Task(name, data, default_model="mlp")

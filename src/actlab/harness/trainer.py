@@ -26,8 +26,8 @@ from torch import nn
 from actlab.core.io import atomic_write
 from actlab.core.specparse import parse_spec
 from actlab.core.validation import check_bound, check_choice, check_int, fail
-from actlab.noisy import annealing
 from actlab.gaf import GradientActivation
+from actlab.noisy import annealing
 
 __all__ = ["OPTIMIZERS", "SCHEDULES", "RunResult", "TrainConfig", "build_optimizer", "evaluate_task", "train"]
 
@@ -124,8 +124,9 @@ def build_optimizer(params: list[nn.Parameter], config: TrainConfig) -> tuple[to
     """
     name, gaf = parse_optim(config.optim)
     if name == "sgd":
-        base: torch.optim.Optimizer = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
-                                                      weight_decay=config.weight_decay)
+        base: torch.optim.Optimizer = torch.optim.SGD(
+            params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
+        )
     elif name == "adam":
         base = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     else:
@@ -170,8 +171,7 @@ def _loss_and_hits(task: Any, out: torch.Tensor, y: torch.Tensor) -> tuple[torch
     """Summed loss and number of hits (correct classes, or regressions within tolerance)."""
     if task.objective == "regress":
         pred = out.reshape(y.shape)
-        return (nn.functional.mse_loss(pred, y, reduction="sum"),
-                ((pred - y).abs() < task.tolerance).sum())
+        return (nn.functional.mse_loss(pred, y, reduction="sum"), ((pred - y).abs() < task.tolerance).sum())
     logits = out.reshape(-1, out.shape[-1])
     target = y.reshape(-1)
     return nn.functional.cross_entropy(logits, target, reduction="sum"), (logits.argmax(-1) == target).sum()
@@ -195,9 +195,12 @@ def evaluate_task(model: nn.Module, task: Any, batch_size: int = 1024) -> tuple[
 def _rng_state(gen: torch.Generator) -> dict[str, Any]:
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     # numpy's array becomes a tensor so the checkpoint loads with torch.load(weights_only=True).
-    return {"torch": torch.get_rng_state(), "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos,
-                                                     has_gauss, cached),
-            "python": random.getstate(), "data": gen.get_state()}
+    return {
+        "torch": torch.get_rng_state(),
+        "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached),
+        "python": random.getstate(),
+        "data": gen.get_state(),
+    }
 
 
 def _set_rng_state(state: dict[str, Any], gen: torch.Generator) -> None:
@@ -268,8 +271,12 @@ def train(
     if ckpt_path is not None and ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
         if state.get("version") != _CKPT_VERSION or state.get("config") != config.to_dict():
-            fail("train", "checkpoint", f"written with this config {config.to_dict()} (start a new run folder)",
-                 f"{ckpt_path} with {state.get('config')}")
+            fail(
+                "train",
+                "checkpoint",
+                f"written with this config {config.to_dict()} (start a new run folder)",
+                f"{ckpt_path} with {state.get('config')}",
+            )
         try:
             model.load_state_dict(state["model"])
         except RuntimeError as exc:
@@ -319,9 +326,15 @@ def train(
                 dist.all_reduce(loss_sum)
             seconds = time.perf_counter() - start
             test_loss, test_acc = evaluate_task(model, task)
-            record = {"epoch": epoch, "train_loss": loss_sum[0].item() / (n * per),
-                      "train_acc": loss_sum[1].item() / (n * per), "test_loss": test_loss, "test_acc": test_acc,
-                      "lr": base.param_groups[0]["lr"], "seconds": seconds}
+            record = {
+                "epoch": epoch,
+                "train_loss": loss_sum[0].item() / (n * per),
+                "train_acc": loss_sum[1].item() / (n * per),
+                "test_loss": test_loss,
+                "test_acc": test_acc,
+                "lr": base.param_groups[0]["lr"],
+                "seconds": seconds,
+            }
             result.history.append(record)
             for cb in callbacks:
                 cb(epoch, model, record)
@@ -340,10 +353,15 @@ def train(
                         writer.add_scalar(key, value, epoch)
                 writer.flush()
             if ckpt_path is not None:
-                _save(ckpt_path, model, base, sched, annealer, gen, config, epoch, result, best, bad_epochs, rank, world)
+                _save(
+                    ckpt_path, model, base, sched, annealer, gen, config, epoch, result, best, bad_epochs, rank, world
+                )
             if bar is not None:
-                bar.update(bar_task, completed=epoch,
-                           description=f"{description} loss {record['train_loss']:.3f} acc {test_acc:.3f}")
+                bar.update(
+                    bar_task,
+                    completed=epoch,
+                    description=f"{description} loss {record['train_loss']:.3f} acc {test_acc:.3f}",
+                )
     finally:
         if bar is not None:
             bar.stop()
@@ -352,9 +370,21 @@ def train(
     return result
 
 
-def _save(path: Path, model: nn.Module, base: torch.optim.Optimizer, sched: Any, annealer: Any,
-          gen: torch.Generator, config: TrainConfig, epoch: int, result: RunResult, best: float,
-          bad_epochs: int, rank: int, world: int) -> None:
+def _save(
+    path: Path,
+    model: nn.Module,
+    base: torch.optim.Optimizer,
+    sched: Any,
+    annealer: Any,
+    gen: torch.Generator,
+    config: TrainConfig,
+    epoch: int,
+    result: RunResult,
+    best: float,
+    bad_epochs: int,
+    rank: int,
+    world: int,
+) -> None:
     rng = [_rng_state(gen)]
     if world > 1:  # every rank's noise stream, so a resumed DDP run continues each one
         gathered: list[Any] = [None] * world
@@ -362,10 +392,20 @@ def _save(path: Path, model: nn.Module, base: torch.optim.Optimizer, sched: Any,
         rng = gathered
     if rank != 0:
         return
-    state = {"version": _CKPT_VERSION, "epoch": epoch, "config": config.to_dict(), "model": model.state_dict(),
-             "optimizer": base.state_dict(), "scheduler": sched.state_dict() if sched is not None else None,
-             "annealer": annealer.state_dict() if hasattr(annealer, "state_dict") else None, "rng": rng,
-             "history": result.history, "best": best, "bad_epochs": bad_epochs, "stopped": result.stopped_early}
+    state = {
+        "version": _CKPT_VERSION,
+        "epoch": epoch,
+        "config": config.to_dict(),
+        "model": model.state_dict(),
+        "optimizer": base.state_dict(),
+        "scheduler": sched.state_dict() if sched is not None else None,
+        "annealer": annealer.state_dict() if hasattr(annealer, "state_dict") else None,
+        "rng": rng,
+        "history": result.history,
+        "best": best,
+        "bad_epochs": bad_epochs,
+        "stopped": result.stopped_early,
+    }
     atomic_write(path, lambda p: torch.save(state, p))
 
 
@@ -374,7 +414,8 @@ def _progress_bar(enabled: bool):
         return None
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   transient=True)
+    bar = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True
+    )
     bar.start()
     return bar

@@ -7,6 +7,7 @@ from actlab.inspect.monitors import (
     default_saturation as default_saturation,
     saturation_mask as saturation_mask,
 )
+from actlab.inspect.plots import plot_plane_regions as plot_plane_regions
 from actlab.inspect.regions import (
     PlaneRegions as PlaneRegions,
     SegmentRegions as SegmentRegions,
@@ -24,6 +25,7 @@ __all__ = [
     "SegmentRegions",
     "activation_patterns",
     "default_saturation",
+    "plot_plane_regions",
     "regions_in_ball",
     "regions_in_plane",
     "regions_on_segment",

@@ -14,9 +14,9 @@ import statistics
 import torch
 from torch import nn
 
+from actlab.core.registry import create
 from actlab.data import load_dataset
 from actlab.inspect.monitors import Monitor
-from actlab.core.registry import create
 from actlab.training import train_classifier
 
 __all__ = ["bench_monitor_overhead"]
@@ -24,8 +24,15 @@ __all__ = ["bench_monitor_overhead"]
 
 def _mlp(act: str) -> nn.Sequential:
     torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(40, 256), create(act), nn.Linear(256, 256), create(act),
-                         nn.Linear(256, 256), create(act), nn.Linear(256, 10))
+    return nn.Sequential(
+        nn.Linear(40, 256),
+        create(act),
+        nn.Linear(256, 256),
+        create(act),
+        nn.Linear(256, 256),
+        create(act),
+        nn.Linear(256, 10),
+    )
 
 
 def bench_monitor_overhead(act: str = "relu", repeats: int = 7) -> dict[str, list[float]]:
@@ -46,7 +53,7 @@ def bench_monitor_overhead(act: str = "relu", repeats: int = 7) -> dict[str, lis
     names = list(configs)
     for rep in range(repeats):
         # Rotate the order each repeat so no configuration always runs first or last.
-        for name in names[rep % len(names):] + names[: rep % len(names)]:
+        for name in names[rep % len(names) :] + names[: rep % len(names)]:
             make = configs[name]
             mon = make()
             if name in ("none", "off"):
@@ -69,13 +76,17 @@ def main() -> None:
     times = bench_monitor_overhead(args.act, args.repeats)
     med = {k: statistics.median(v) for k, v in times.items()}
     low = {k: min(v) for k, v in times.items()}
-    print(f"act={args.act}, threads={torch.get_num_threads()}, torch {torch.__version__}, "
-          f"{args.repeats} epochs per configuration")
+    print(
+        f"act={args.act}, threads={torch.get_num_threads()}, torch {torch.__version__}, "
+        f"{args.repeats} epochs per configuration"
+    )
     print("| configuration | median s/epoch | median / none | min s/epoch | min / none |")
     print("|---|---|---|---|---|")
     for name in times:
-        print(f"| {name} | {med[name]:.3f} | {med[name] / med['none']:.3f}x | {low[name]:.3f} | "
-              f"{low[name] / low['none']:.3f}x |")
+        print(
+            f"| {name} | {med[name]:.3f} | {med[name] / med['none']:.3f}x | {low[name]:.3f} | "
+            f"{low[name] / low['none']:.3f}x |"
+        )
 
 
 if __name__ == "__main__":

@@ -25,8 +25,9 @@ __all__ = ["make_demo"]
 
 
 def _mlp() -> nn.Sequential:
-    return nn.Sequential(nn.Linear(40, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(),
-                         nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+    return nn.Sequential(
+        nn.Linear(40, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10)
+    )
 
 
 def make_demo(out_dir: str | Path, *, epochs: int = 10, act: str = "terelu") -> list[Path]:
@@ -49,10 +50,14 @@ def make_demo(out_dir: str | Path, *, epochs: int = 10, act: str = "terelu") -> 
     x0 = data.x_test[0]
     plane = regions_in_plane(relu_net, x0, extent=2.0)
     line = regions_on_segment(relu_net, x0, data.x_test[1])
-    written.append(plot_plane_regions(
-        plane, out / "inspect_regions.png",
-        title=f"ReLU MLP on MNIST-1D: {plane.count} regions in a 2-D slice\n"
-              f"through a test point ({line.count} along the segment to the next)"))
+    written.append(
+        plot_plane_regions(
+            plane,
+            out / "inspect_regions.png",
+            title=f"ReLU MLP on MNIST-1D: {plane.count} regions in a 2-D slice\n"
+            f"through a test point ({line.count} along the segment to the next)",
+        )
+    )
     return written
 
 

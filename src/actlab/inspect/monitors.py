@@ -36,8 +36,8 @@ import torch
 from torch import Tensor, nn
 
 from actlab.core.io import atomic_write_text
+from actlab.core.registry import spec_of
 from actlab.core.validation import check_bound, check_type, fail
-from actlab.core.registry import ActivationSpec, spec_of
 
 __all__ = ["CSV_COLUMNS", "LayerStats", "Monitor", "default_saturation", "saturation_mask"]
 
@@ -134,8 +134,7 @@ class Monitor:
         check_bound("Monitor", "derivative_threshold", derivative_threshold, ">", 0)
         named = dict(model.named_modules())
         if layers is None:
-            chosen = [n for n, m in named.items()
-                      if spec_of(m) is not None and not isinstance(m, nn.Identity)]
+            chosen = [n for n, m in named.items() if spec_of(m) is not None and not isinstance(m, nn.Identity)]
         elif callable(layers):
             chosen = [n for n, m in named.items() if layers(n, m)]
         else:
@@ -219,12 +218,19 @@ class Monitor:
             nan = float("nan")
             mean = acc.s1 / acc.n if acc.n else nan
             var = max(acc.s2 / acc.n - mean * mean, 0.0) if acc.n else nan
-            rows.append(LayerStats(
-                layer=name, activation=type(module).__name__,
-                saturation=acc.sat / acc.n if acc.n else nan, mean=mean, std=math.sqrt(var),
-                frac_zero=acc.zeros / acc.n if acc.n else nan,
-                grad_norm=acc.g / acc.gn if acc.gn else nan, elements=acc.n, backward_passes=acc.gn,
-            ))
+            rows.append(
+                LayerStats(
+                    layer=name,
+                    activation=type(module).__name__,
+                    saturation=acc.sat / acc.n if acc.n else nan,
+                    mean=mean,
+                    std=math.sqrt(var),
+                    frac_zero=acc.zeros / acc.n if acc.n else nan,
+                    grad_norm=acc.g / acc.gn if acc.gn else nan,
+                    elements=acc.n,
+                    backward_passes=acc.gn,
+                )
+            )
         return rows
 
     def logger(

@@ -27,8 +27,8 @@ import torch
 from torch import nn
 
 from actlab.core.io import save_figure
-from actlab.inspect.regions import PlaneRegions
 from actlab.core.registry import create
+from actlab.inspect.regions import PlaneRegions
 
 __all__ = ["InspectReport", "inspect_run", "plot_plane_regions", "read_monitor_csv"]
 
@@ -63,8 +63,10 @@ def read_monitor_csv(path: str | os.PathLike[str]) -> dict[str, list[dict[str, f
         reader = csv.DictReader(fh)
         absent = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
         if absent:
-            raise ValueError(f"read_monitor_csv: `{path}` must have columns {', '.join(REQUIRED_COLUMNS)}, "
-                             f"got {', '.join(reader.fieldnames or []) or 'none'} (missing {', '.join(absent)})")
+            raise ValueError(
+                f"read_monitor_csv: `{path}` must have columns {', '.join(REQUIRED_COLUMNS)}, "
+                f"got {', '.join(reader.fieldnames or []) or 'none'} (missing {', '.join(absent)})"
+            )
         layers: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for row in reader:
             parsed: dict[str, Any] = {"activation": row["activation"]}
@@ -78,8 +80,12 @@ def _plot_saturation(layers: dict[str, list[dict[str, float]]], path: Path) -> P
     fig, axes = _figure()
     ax = axes[0, 0]
     for name, rows in layers.items():
-        ax.plot([r["epoch"] for r in rows], [r["saturation"] for r in rows], marker="o",
-                label=f"{name} ({rows[0]['activation']})")
+        ax.plot(
+            [r["epoch"] for r in rows],
+            [r["saturation"] for r in rows],
+            marker="o",
+            label=f"{name} ({rows[0]['activation']})",
+        )
     # No fixed top: a few percent saturated must still be readable.
     ax.set(xlabel="epoch", ylabel="fraction of units saturated", title="Saturation per layer")
     ax.set_ylim(bottom=0)
@@ -97,8 +103,13 @@ def _plot_gradient_flow(layers: dict[str, list[dict[str, float]]], path: Path) -
     cmap = colormaps["viridis"]
     for i, epoch in enumerate(epochs):
         values = [next((r["grad_norm"] for r in layers[n] if r["epoch"] == epoch), np.nan) for n in names]
-        ax.plot(range(len(names)), values, marker="o", color=cmap(i / max(len(epochs) - 1, 1)),
-                label=f"epoch {epoch:g}" if i in (0, len(epochs) - 1) else None)
+        ax.plot(
+            range(len(names)),
+            values,
+            marker="o",
+            color=cmap(i / max(len(epochs) - 1, 1)),
+            label=f"epoch {epoch:g}" if i in (0, len(epochs) - 1) else None,
+        )
     ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
     ax.set(xlabel="layer (input to output)", ylabel="mean |dL/d activation output|", title="Gradient flow")
     if all(r["grad_norm"] > 0 for rows in layers.values() for r in rows):
@@ -146,8 +157,9 @@ def _plot_activation_shapes(act: str, layers: list, path: Path) -> Path:
         fig, axes = _figure()
         with torch.no_grad():
             axes[0, 0].plot(x, create(act).eval()(x), color="k")
-        axes[0, 0].set(title=f"{act} (no learnable parameters: the shape is unchanged by training)",
-                       xlabel="x", ylabel="f(x)")
+        axes[0, 0].set(
+            title=f"{act} (no learnable parameters: the shape is unchanged by training)", xlabel="x", ylabel="f(x)"
+        )
         return save_figure(fig, path)
     ncols = min(3, len(layers))
     nrows = -(-len(layers) // ncols)
@@ -159,7 +171,7 @@ def _plot_activation_shapes(act: str, layers: list, path: Path) -> Path:
         ax.plot([], [], color="tab:gray", ls="--", label="initial")
         ax.plot([], [], color="tab:blue", label="final")
         ax.legend(fontsize="small")
-    for ax in list(axes.flat)[len(layers):]:
+    for ax in list(axes.flat)[len(layers) :]:
         ax.set_visible(False)
     fig.suptitle(f"{act}: activation per layer before and after training (one curve per channel)")
     return save_figure(fig, path)
@@ -201,9 +213,10 @@ def inspect_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str]
         return report
     config = json.loads((run / "config.json").read_text(encoding="utf-8"))
     if not isinstance(config, dict) or not isinstance(config.get("act"), str):
-        raise ValueError(f"inspect_run: `config.json` must hold an object with a string \"act\", got {config!r}")
-    initial, final = (torch.load(run / f"model_{w}.pt", map_location="cpu", weights_only=True)
-                      for w in ("initial", "final"))
+        raise ValueError(f'inspect_run: `config.json` must hold an object with a string "act", got {config!r}')
+    initial, final = (
+        torch.load(run / f"model_{w}.pt", map_location="cpu", weights_only=True) for w in ("initial", "final")
+    )
     layers_found = _activation_layers(config["act"], initial, final)
     report.written.append(_plot_activation_shapes(config["act"], layers_found, out / "inspect_activations.png"))
     return report
@@ -221,7 +234,13 @@ def plot_plane_regions(result: PlaneRegions, path: str | os.PathLike[str], *, ti
     ax.add_collection(PolyCollection(result.polygons, facecolors=colors, edgecolors="k", linewidths=0.3))
     ax.plot([0], [0], marker="*", color="k", ms=10, label="x0")
     r = result.extent
-    ax.set(xlim=(-r, r), ylim=(-r, r), aspect="equal", xlabel="u (d1)", ylabel="v (d2)",
-           title=title or f"{result.count} linear regions in the slice")
+    ax.set(
+        xlim=(-r, r),
+        ylim=(-r, r),
+        aspect="equal",
+        xlabel="u (d1)",
+        ylabel="v (d2)",
+        title=title or f"{result.count} linear regions in the slice",
+    )
     ax.legend(loc="upper right")
     return save_figure(fig, Path(path))

@@ -85,11 +85,21 @@ def _layers(net: nn.Module) -> list[_Affine | _PWL]:
         elif isinstance(m, (nn.Identity, nn.Flatten, nn.Dropout)):
             continue  # Dropout: regions are a property of the eval-mode function
         else:
-            fail("linear regions", "net", "an nn.Sequential of Linear, ReLU, LeakyReLU, Hardtanh, ReLU6, "
-                 "Identity, Flatten or Dropout layers", type(m).__name__, TypeError)
+            fail(
+                "linear regions",
+                "net",
+                "an nn.Sequential of Linear, ReLU, LeakyReLU, Hardtanh, ReLU6, Identity, Flatten or Dropout layers",
+                type(m).__name__,
+                TypeError,
+            )
     if not any(isinstance(layer, _PWL) for layer in layers):
-        fail("linear regions", "net", "a network with at least one piecewise-linear activation",
-             "no activation", ValueError)
+        fail(
+            "linear regions",
+            "net",
+            "a network with at least one piecewise-linear activation",
+            "no activation",
+            ValueError,
+        )
     return layers
 
 
@@ -314,9 +324,14 @@ def regions_in_plane(
     min_area = 1e-12 * r * r
     for layer in layers:
         if isinstance(layer, _Affine):
-            cells = [(poly, layer.weight @ amap + np.concatenate([np.zeros((len(layer.bias), 2)),
-                                                                   layer.bias[:, None]], axis=1), pat)
-                     for poly, amap, pat in cells]
+            cells = [
+                (
+                    poly,
+                    layer.weight @ amap + np.concatenate([np.zeros((len(layer.bias), 2)), layer.bias[:, None]], axis=1),
+                    pat,
+                )
+                for poly, amap, pat in cells
+            ]
             continue
         new_cells = []
         for poly, amap, pat in cells:

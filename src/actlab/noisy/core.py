@@ -113,8 +113,9 @@ _PARTS = {"nan": nan_parts, "nani": nani_parts}
 
 
 @fused
-def _forward(x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, alpha: float, unit: str, mode: str,
-             half: bool, slopes: int) -> tuple[Tensor, ...]:
+def _forward(
+    x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, alpha: float, unit: str, mode: str, half: bool, slopes: int
+) -> tuple[Tensor, ...]:
     """``y`` and the first ``slopes`` of ``(dy/dx, dy/dp)``; ``dy/dp`` stays in ``p``'s dtype.
 
     ``dy/dp`` is summed over the whole input in backward: rounding each term to a bfloat16
@@ -178,21 +179,33 @@ def _p_lead(p: Tensor, x: Tensor) -> tuple[tuple[int, ...], int]:
 
 # The C kernel's sigmoid: sigmoid(z) - 1/2 = tanh(z/2) / 2, tanh(v) = v P(v^2) / Q(v^2) on
 # |v| <= _TANH_CLAMP (where float32 tanh reaches 1), lowest power first (noisy.c, sigmoid_centered).
-_TANH_P = (0.9999999691529429, 0.12858165982351827, 0.0028492681159516036, 8.396915233606086e-06,
-           -8.236814710051244e-09, -1.1210341058053129e-11, 1.022764161103097e-13)
+_TANH_P = (
+    0.9999999691529429,
+    0.12858165982351827,
+    0.0028492681159516036,
+    8.396915233606086e-06,
+    -8.236814710051244e-09,
+    -1.1210341058053129e-11,
+    1.022764161103097e-13,
+)
 _TANH_Q = (1.0, 0.461914710896255, 0.023487940500985852, 0.0002170315352655094)
 _TANH_CLAMP = 7.90531110763549805
 
 
 def _native_header() -> str:
     """The C kernel's numeric constants as ``#define`` lines, generated from their Python definition."""
+
     def f32(v: float) -> str:
         return f"({float(v)!r}f)"
 
     names: dict[str, str] = {"LN2": f32(_noise._LN2), "TWO_THIRDS_BITS": hex(_noise._TWO_THIRDS_BITS)}
     names |= {f"MIX_M{i + 1}": f"{hex(m)}u" for i, m in enumerate(_noise._MIX_MUL)}
-    for prefix, coeffs in (("LOG1P_Q", _noise._LOG1P_Q), ("SIN_S", _noise._SIN_S), ("TANH_P", _TANH_P),
-                           ("TANH_Q", _TANH_Q)):
+    for prefix, coeffs in (
+        ("LOG1P_Q", _noise._LOG1P_Q),
+        ("SIN_S", _noise._SIN_S),
+        ("TANH_P", _TANH_P),
+        ("TANH_Q", _TANH_Q),
+    ):
         names |= {f"{prefix}{i}": f32(v) for i, v in enumerate(coeffs)}
     names["TANH_CLAMP"] = f32(_TANH_CLAMP)
     for unit, short in (("hard_tanh", "HTANH"), ("hard_sigmoid", "HSIG")):
@@ -211,8 +224,26 @@ def _native_lib():
     lib = _native.load("actlab.noisy", "noisy", header=_native_header())
     if lib is not None and lib.actlab_noisy_forward.argtypes is None:
         ptr, i64, i32, f32, u32 = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int, ctypes.c_float, ctypes.c_uint32
-        lib.actlab_noisy_forward.argtypes = [ptr, ptr, ptr, ptr, i64, i64, ptr, i32, i64, i32, i32, i32, f32, f32,
-                                             u32, u32, i32, i32]
+        lib.actlab_noisy_forward.argtypes = [
+            ptr,
+            ptr,
+            ptr,
+            ptr,
+            i64,
+            i64,
+            ptr,
+            i32,
+            i64,
+            i32,
+            i32,
+            i32,
+            f32,
+            f32,
+            u32,
+            u32,
+            i32,
+            i32,
+        ]
         lib.actlab_noisy_backward.argtypes = [ptr, ptr, ptr, ptr, ptr, i64, i64, i32, i64, i32, i32]
         lib.actlab_noisy_forward.restype = lib.actlab_noisy_backward.restype = i32
     return lib
@@ -223,16 +254,24 @@ def _native_kernel():
     return None if lib is None else lib.actlab_noisy_forward
 
 
-def _native_forward(x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, alpha: float, unit: str, mode: str,
-                    half: bool, slopes: int) -> tuple[Tensor, ...] | None:
+def _native_forward(
+    x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, alpha: float, unit: str, mode: str, half: bool, slopes: int
+) -> tuple[Tensor, ...] | None:
     """The training forward of a hard unit by the C kernel, or None where it does not apply.
 
     It covers float32 CPU inputs with one ``c`` and any float32 ``p`` that broadcasts to the input
     (one value, per channel, per element); everything else, code being traced and
     a machine without a C compiler take `_forward`, the same function as torch ops.
     """
-    if (key is None or unit not in _NATIVE_UNITS or x.dtype != torch.float32 or p.dtype != torch.float32
-            or x.device.type != "cpu" or c.numel() != 1 or torch.compiler.is_compiling()):
+    if (
+        key is None
+        or unit not in _NATIVE_UNITS
+        or x.dtype != torch.float32
+        or p.dtype != torch.float32
+        or x.device.type != "cpu"
+        or c.numel() != 1
+        or torch.compiler.is_compiling()
+    ):
         return None
     kernel = _native_kernel()
     if kernel is None:
@@ -243,15 +282,32 @@ def _native_forward(x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, alpha: 
     outs = [torch.empty_like(x) for _ in range(1 + slopes)]
     ptr = [t.data_ptr() for t in outs] + [None] * (2 - slopes)
     key_a, key_b = (int(k) & 0xFFFFFFFF for k in key.tolist())
-    status = kernel(x.data_ptr(), *ptr, rows, row_len, pbuf.data_ptr(), pmode, channels, _NATIVE_UNITS[unit],
-                    _NATIVE_MODES[mode], int(half), float(c), alpha, key_a, key_b, slopes, torch.get_num_threads())
+    status = kernel(
+        x.data_ptr(),
+        *ptr,
+        rows,
+        row_len,
+        pbuf.data_ptr(),
+        pmode,
+        channels,
+        _NATIVE_UNITS[unit],
+        _NATIVE_MODES[mode],
+        int(half),
+        float(c),
+        alpha,
+        key_a,
+        key_b,
+        slopes,
+        torch.get_num_threads(),
+    )
     if status != 0:
         raise RuntimeError(f"noisy activation: the C kernel rejected its arguments (status {status})")
     return tuple(outs)
 
 
-def _native_backward(g: Tensor, dydx: Tensor, dydp: Tensor | None, p: Tensor,
-                     p_shape: tuple[int, ...] | None) -> tuple[Tensor, Tensor | None] | None:
+def _native_backward(
+    g: Tensor, dydx: Tensor, dydp: Tensor | None, p: Tensor, p_shape: tuple[int, ...] | None
+) -> tuple[Tensor, Tensor | None] | None:
     """``(g * dy/dx, the p gradient or None)`` by the C kernel, or None where it does not apply.
 
     It covers float32 CPU slopes from the forward kernel with one ``p`` or one per channel:
@@ -261,9 +317,14 @@ def _native_backward(g: Tensor, dydx: Tensor, dydp: Tensor | None, p: Tensor,
     depend on the thread count.
     """
     n, slopes = dydx.numel(), (dydx,) if dydp is None else (dydx, dydp)
-    if (n < (_NATIVE_BACKWARD_MIN if dydp is not None else _NATIVE_STREAM_MIN) or g.dtype != torch.float32
-            or p.dtype != torch.float32 or g.device.type != "cpu" or torch.compiler.is_compiling()
-            or any(s.dtype != torch.float32 or not s.is_contiguous() for s in slopes)):
+    if (
+        n < (_NATIVE_BACKWARD_MIN if dydp is not None else _NATIVE_STREAM_MIN)
+        or g.dtype != torch.float32
+        or p.dtype != torch.float32
+        or g.device.type != "cpu"
+        or torch.compiler.is_compiling()
+        or any(s.dtype != torch.float32 or not s.is_contiguous() for s in slopes)
+    ):
         return None
     # without sums the walk only splits the work: one row
     rows, row_len, pmode, channels = _native_walk(p, dydx) if dydp is not None else (1, n, 0, 1)
@@ -273,23 +334,34 @@ def _native_backward(g: Tensor, dydx: Tensor, dydp: Tensor | None, p: Tensor,
     g = g.contiguous()
     grad_x = torch.empty_like(dydx)
     grad_p = torch.empty(p_shape, dtype=torch.float32) if dydp is not None else None
-    status = lib.actlab_noisy_backward(g.data_ptr(), dydx.data_ptr(), None if dydp is None else dydp.data_ptr(),
-                                       grad_x.data_ptr(), None if grad_p is None else grad_p.data_ptr(), rows,
-                                       row_len, pmode, channels, int(n >= _NATIVE_STREAM_MIN),
-                                       torch.get_num_threads())
+    status = lib.actlab_noisy_backward(
+        g.data_ptr(),
+        dydx.data_ptr(),
+        None if dydp is None else dydp.data_ptr(),
+        grad_x.data_ptr(),
+        None if grad_p is None else grad_p.data_ptr(),
+        rows,
+        row_len,
+        pmode,
+        channels,
+        int(n >= _NATIVE_STREAM_MIN),
+        torch.get_num_threads(),
+    )
     if status != 0:
         raise RuntimeError(f"noisy activation: the C backward failed (status {status})")
     return grad_x, grad_p
 
 
-def _forward_any(x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, alpha: float, unit: str, mode: str,
-                 half: bool, slopes: int) -> tuple[Tensor, ...]:
+def _forward_any(
+    x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, alpha: float, unit: str, mode: str, half: bool, slopes: int
+) -> tuple[Tensor, ...]:
     out = _native_forward(x, p, c, key, alpha, unit, mode, half, slopes)
     return out if out is not None else _forward(x, p, c, key, alpha, unit, mode, half, slopes)
 
 
-def _grads(g: Tensor, dydx: Tensor, dydp: Tensor | None, p: Tensor,
-           p_shape: tuple[int, ...] | None) -> tuple[Tensor, Tensor | None]:
+def _grads(
+    g: Tensor, dydx: Tensor, dydp: Tensor | None, p: Tensor, p_shape: tuple[int, ...] | None
+) -> tuple[Tensor, Tensor | None]:
     # The p gradient is a sum over the whole input: accumulate it in p's dtype (float32 for a
     # bfloat16 input), not in the input's.
     grad_p = (g.to(p.dtype) * dydp).sum_to_size(p_shape) if p_shape is not None else None
@@ -300,8 +372,17 @@ _backward_saved = fused(_grads)
 
 
 @fused
-def _backward_eval(g: Tensor, x: Tensor, p: Tensor, c: Tensor, alpha: float, unit: str, mode: str, half: bool,
-                   p_shape: tuple[int, ...] | None) -> tuple[Tensor, Tensor | None]:
+def _backward_eval(
+    g: Tensor,
+    x: Tensor,
+    p: Tensor,
+    c: Tensor,
+    alpha: float,
+    unit: str,
+    mode: str,
+    half: bool,
+    p_shape: tuple[int, ...] | None,
+) -> tuple[Tensor, Tensor | None]:
     _, dydx, dydp = _PARTS[mode](x.to(p.dtype), HALF_NORMAL_MEAN if half else 0.0, p, c, alpha, unit)
     grad_x, grad_p = _grads(g.to(p.dtype), dydx, dydp, p, p_shape)
     return grad_x.to(g.dtype), grad_p
@@ -350,9 +431,11 @@ class _NoisyFunction(torch.autograd.Function):
             grad_x, grad_p = _backward_eval(g, x, p, c, ctx.alpha, ctx.unit, ctx.mode, ctx.half, p_shape)
             return grad_x, grad_p, None, None, None, None, None, None, None
         if torch.is_grad_enabled():  # create_graph=True: a second derivative through constants would be wrong
-            raise RuntimeError("noisy activation: second derivatives through a training-mode noisy unit are not "
-                               "supported (its backward multiplies by slopes saved with the noise); "
-                               "use eval mode for double backward")
+            raise RuntimeError(
+                "noisy activation: second derivatives through a training-mode noisy unit are not "
+                "supported (its backward multiplies by slopes saved with the noise); "
+                "use eval mode for double backward"
+            )
         dydx, *dydp = saved
         if not dydp or p_shape is None:  # fixed p: one multiply, which ATen runs ~15% faster than Inductor
             out = _native_backward(g, dydx, None, p, None)  # large inputs: streamed stores
@@ -386,8 +469,19 @@ def check_common(owner: str, c: float, p: float | None = None) -> None:
         check_finite(owner, "p", p)
 
 
-def apply_noisy(owner: str, x: Tensor, *, unit: str, mode: str, training: bool, alpha: float, c: float | Tensor,
-                p: float | Tensor, half_normal: bool, generator: torch.Generator | None) -> Tensor:
+def apply_noisy(
+    owner: str,
+    x: Tensor,
+    *,
+    unit: str,
+    mode: str,
+    training: bool,
+    alpha: float,
+    c: float | Tensor,
+    p: float | Tensor,
+    half_normal: bool,
+    generator: torch.Generator | None,
+) -> Tensor:
     """Validate the arguments of a noisy functional and run its unit (``mode`` ``"nan"`` or ``"nani"``)."""
     check_finite(owner, "alpha", alpha)
     if not isinstance(c, Tensor):
@@ -421,8 +515,9 @@ class NoisyActivation(nn.Module):
 
     c: float
 
-    def __init__(self, *, c: float, p: float, half_normal: bool, num_parameters: int, learn_p: bool,
-                 device=None, dtype=None) -> None:
+    def __init__(
+        self, *, c: float, p: float, half_normal: bool, num_parameters: int, learn_p: bool, device=None, dtype=None
+    ) -> None:
         super().__init__()
         owner = type(self).__name__
         check_common(owner, c, p)
@@ -450,5 +545,7 @@ class NoisyActivation(nn.Module):
         return self.noise_scale * self.c
 
     def extra_repr(self) -> str:
-        return (f"c={self.c}, p={self.p_init}, half_normal={self.half_normal}, "
-                f"num_parameters={self.num_parameters}, learn_p={self.p.requires_grad}")
+        return (
+            f"c={self.c}, p={self.p_init}, half_normal={self.half_normal}, "
+            f"num_parameters={self.num_parameters}, learn_p={self.p.requires_grad}"
+        )

@@ -10,9 +10,9 @@ import torch
 from torch import Tensor
 
 from actlab.core.channels import channel_view
-from actlab.noisy.output import saturated_sigmoid, saturated_tanh
-from actlab.noisy.core import PAPER, NoisyActivation, apply_noisy, check_channels
 from actlab.core.registry import ActivationSpec, register
+from actlab.noisy.core import PAPER, NoisyActivation, apply_noisy, check_channels
+from actlab.noisy.output import saturated_sigmoid, saturated_tanh
 
 __all__ = [
     "NoisyInputHardSigmoid",
@@ -26,14 +26,40 @@ __all__ = [
 ]
 
 
-def _nani(owner: str, unit: str, x: Tensor, training: bool, c: float | Tensor, p: float | Tensor, half_normal: bool,
-          generator: torch.Generator | None) -> Tensor:
-    return apply_noisy(owner, x, unit=unit, mode="nani", training=training, alpha=1.0, c=c, p=p,
-                       half_normal=half_normal, generator=generator)
+def _nani(
+    owner: str,
+    unit: str,
+    x: Tensor,
+    training: bool,
+    c: float | Tensor,
+    p: float | Tensor,
+    half_normal: bool,
+    generator: torch.Generator | None,
+) -> Tensor:
+    return apply_noisy(
+        owner,
+        x,
+        unit=unit,
+        mode="nani",
+        training=training,
+        alpha=1.0,
+        c=c,
+        p=p,
+        half_normal=half_normal,
+        generator=generator,
+    )
 
 
-def noisy_input_hard_tanh(x: Tensor, /, *, training: bool, c: float | Tensor = 0.25, p: float | Tensor = 1.0,
-                          half_normal: bool = False, generator: torch.Generator | None = None) -> Tensor:
+def noisy_input_hard_tanh(
+    x: Tensor,
+    /,
+    *,
+    training: bool,
+    c: float | Tensor = 0.25,
+    p: float | Tensor = 1.0,
+    half_normal: bool = False,
+    generator: torch.Generator | None = None,
+) -> Tensor:
     r"""Noisy hard-tanh with noise added to its input (NANI), ``h = clip(x, -1, 1)``.
 
     .. math::
@@ -70,8 +96,16 @@ def noisy_input_hard_tanh(x: Tensor, /, *, training: bool, c: float | Tensor = 0
     return _nani("noisy_input_hard_tanh", "hard_tanh", x, training, c, p, half_normal, generator)
 
 
-def noisy_input_hard_sigmoid(x: Tensor, /, *, training: bool, c: float | Tensor = 0.25, p: float | Tensor = 1.0,
-                             half_normal: bool = False, generator: torch.Generator | None = None) -> Tensor:
+def noisy_input_hard_sigmoid(
+    x: Tensor,
+    /,
+    *,
+    training: bool,
+    c: float | Tensor = 0.25,
+    p: float | Tensor = 1.0,
+    half_normal: bool = False,
+    generator: torch.Generator | None = None,
+) -> Tensor:
     r"""Noisy hard-sigmoid with noise added to its input (NANI), ``h = clip(x/4 + 1/2, 0, 1)``.
 
     .. math::
@@ -108,8 +142,16 @@ def noisy_input_hard_sigmoid(x: Tensor, /, *, training: bool, c: float | Tensor 
     return _nani("noisy_input_hard_sigmoid", "hard_sigmoid", x, training, c, p, half_normal, generator)
 
 
-def noisy_input_tanh(x: Tensor, /, *, training: bool, c: float | Tensor = 0.25, p: float | Tensor = 1.0,
-                     half_normal: bool = False, generator: torch.Generator | None = None) -> Tensor:
+def noisy_input_tanh(
+    x: Tensor,
+    /,
+    *,
+    training: bool,
+    c: float | Tensor = 0.25,
+    p: float | Tensor = 1.0,
+    half_normal: bool = False,
+    generator: torch.Generator | None = None,
+) -> Tensor:
     r"""Noisy tanh with noise added to its input (NANI), ``h = tanh``, ``u = x``.
 
     .. math::
@@ -147,8 +189,16 @@ def noisy_input_tanh(x: Tensor, /, *, training: bool, c: float | Tensor = 0.25, 
     return _nani("noisy_input_tanh", "tanh", x, training, c, p, half_normal, generator)
 
 
-def noisy_input_sigmoid(x: Tensor, /, *, training: bool, c: float | Tensor = 0.25, p: float | Tensor = 1.0,
-                        half_normal: bool = False, generator: torch.Generator | None = None) -> Tensor:
+def noisy_input_sigmoid(
+    x: Tensor,
+    /,
+    *,
+    training: bool,
+    c: float | Tensor = 0.25,
+    p: float | Tensor = 1.0,
+    half_normal: bool = False,
+    generator: torch.Generator | None = None,
+) -> Tensor:
     r"""Noisy sigmoid with noise added to its input (NANI), ``h = sigmoid``, ``u = x/4 + 1/2``.
 
     .. math::
@@ -189,15 +239,32 @@ def noisy_input_sigmoid(x: Tensor, /, *, training: bool, c: float | Tensor = 0.2
 class _NANIModule(NoisyActivation):
     _function = staticmethod(noisy_input_hard_tanh)
 
-    def __init__(self, c: float = 0.25, p: float = 1.0, half_normal: bool = False, num_parameters: int = 1,
-                 learn_p: bool = True, *, device=None, dtype=None) -> None:
-        super().__init__(c=c, p=p, half_normal=half_normal, num_parameters=num_parameters, learn_p=learn_p,
-                         device=device, dtype=dtype)
+    def __init__(
+        self,
+        c: float = 0.25,
+        p: float = 1.0,
+        half_normal: bool = False,
+        num_parameters: int = 1,
+        learn_p: bool = True,
+        *,
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__(
+            c=c,
+            p=p,
+            half_normal=half_normal,
+            num_parameters=num_parameters,
+            learn_p=learn_p,
+            device=device,
+            dtype=dtype,
+        )
 
     def forward(self, x: Tensor, /) -> Tensor:
         check_channels(type(self).__name__, self.num_parameters, x)
-        return self._function(x, training=self.training, c=self._effective_c(), p=channel_view(self.p, x),
-                              half_normal=self.half_normal)
+        return self._function(
+            x, training=self.training, c=self._effective_c(), p=channel_view(self.p, x), half_normal=self.half_normal
+        )
 
 
 _MODULE_DOC = """
@@ -239,15 +306,39 @@ class NoisyInputSigmoid(_NANIModule):
 
 
 for _name, _cls, _fn, _sat, _desc in (
-    ("noisy_input_hard_tanh", NoisyInputHardTanh, noisy_input_hard_tanh, saturated_tanh,
-     "hard-tanh of an input perturbed in its saturated part (NANI)"),
-    ("noisy_input_hard_sigmoid", NoisyInputHardSigmoid, noisy_input_hard_sigmoid, saturated_sigmoid,
-     "hard-sigmoid x/4+1/2 of an input perturbed in its saturated part (NANI)"),
-    ("noisy_input_tanh", NoisyInputTanh, noisy_input_tanh, None,
-     "tanh of an input perturbed as it saturates (NANI)"),
-    ("noisy_input_sigmoid", NoisyInputSigmoid, noisy_input_sigmoid, None,
-     "sigmoid of an input perturbed as it saturates (NANI)"),
+    (
+        "noisy_input_hard_tanh",
+        NoisyInputHardTanh,
+        noisy_input_hard_tanh,
+        saturated_tanh,
+        "hard-tanh of an input perturbed in its saturated part (NANI)",
+    ),
+    (
+        "noisy_input_hard_sigmoid",
+        NoisyInputHardSigmoid,
+        noisy_input_hard_sigmoid,
+        saturated_sigmoid,
+        "hard-sigmoid x/4+1/2 of an input perturbed in its saturated part (NANI)",
+    ),
+    ("noisy_input_tanh", NoisyInputTanh, noisy_input_tanh, None, "tanh of an input perturbed as it saturates (NANI)"),
+    (
+        "noisy_input_sigmoid",
+        NoisyInputSigmoid,
+        noisy_input_sigmoid,
+        None,
+        "sigmoid of an input perturbed as it saturates (NANI)",
+    ),
 ):
     _cls.__doc__ = f"{_desc[0].upper()}{_desc[1:]}." + _MODULE_DOC.format(fn=_fn.__name__)
-    register(ActivationSpec(name=_name, module=_cls, function=_fn, family="noisy", description=_desc,
-                            paper=PAPER, stochastic=True, saturation=_sat))
+    register(
+        ActivationSpec(
+            name=_name,
+            module=_cls,
+            function=_fn,
+            family="noisy",
+            description=_desc,
+            paper=PAPER,
+            stochastic=True,
+            saturation=_sat,
+        )
+    )

@@ -12,9 +12,9 @@ import torch
 from torch import Tensor
 
 from actlab.core.channels import channel_view
+from actlab.core.registry import ActivationSpec, register
 from actlab.core.validation import check_finite
 from actlab.noisy.core import PAPER, NoisyActivation, apply_noisy, check_channels
-from actlab.core.registry import ActivationSpec, register
 
 __all__ = [
     "NoisyHardSigmoid",
@@ -28,9 +28,17 @@ __all__ = [
 ]
 
 
-def noisy_hard_tanh(x: Tensor, /, *, training: bool, alpha: float = 1.15, c: float | Tensor = 0.5,
-                    p: float | Tensor = 1.0, half_normal: bool = False,
-                    generator: torch.Generator | None = None) -> Tensor:
+def noisy_hard_tanh(
+    x: Tensor,
+    /,
+    *,
+    training: bool,
+    alpha: float = 1.15,
+    c: float | Tensor = 0.5,
+    p: float | Tensor = 1.0,
+    half_normal: bool = False,
+    generator: torch.Generator | None = None,
+) -> Tensor:
     r"""Noisy hard-tanh, noise on the output (NAN): ``h = clip(x, -1, 1)``, ``u = x``.
 
     .. math::
@@ -64,13 +72,31 @@ def noisy_hard_tanh(x: Tensor, /, *, training: bool, alpha: float = 1.15, c: flo
         >>> noisy_hard_tanh(torch.tensor([-3.0, 0.5, 3.0]), training=False)
         tensor([-0.7000,  0.5000,  0.7000])
     """
-    return apply_noisy("noisy_hard_tanh", x, unit="hard_tanh", mode="nan", training=training, alpha=alpha, c=c,
-                       p=p, half_normal=half_normal, generator=generator)
+    return apply_noisy(
+        "noisy_hard_tanh",
+        x,
+        unit="hard_tanh",
+        mode="nan",
+        training=training,
+        alpha=alpha,
+        c=c,
+        p=p,
+        half_normal=half_normal,
+        generator=generator,
+    )
 
 
-def noisy_hard_sigmoid(x: Tensor, /, *, training: bool, alpha: float = 1.1, c: float | Tensor = 0.15,
-                       p: float | Tensor = 1.0, half_normal: bool = False,
-                       generator: torch.Generator | None = None) -> Tensor:
+def noisy_hard_sigmoid(
+    x: Tensor,
+    /,
+    *,
+    training: bool,
+    alpha: float = 1.1,
+    c: float | Tensor = 0.15,
+    p: float | Tensor = 1.0,
+    half_normal: bool = False,
+    generator: torch.Generator | None = None,
+) -> Tensor:
     r"""Noisy hard-sigmoid, noise on the output (NAN): ``h = clip(x/4 + 1/2, 0, 1)``, ``u = x/4 + 1/2``.
 
     .. math::
@@ -104,13 +130,31 @@ def noisy_hard_sigmoid(x: Tensor, /, *, training: bool, alpha: float = 1.1, c: f
         >>> noisy_hard_sigmoid(torch.tensor([-4.0, 1.0, 4.0]), training=False)
         tensor([0.0500, 0.7500, 0.9500])
     """
-    return apply_noisy("noisy_hard_sigmoid", x, unit="hard_sigmoid", mode="nan", training=training, alpha=alpha,
-                       c=c, p=p, half_normal=half_normal, generator=generator)
+    return apply_noisy(
+        "noisy_hard_sigmoid",
+        x,
+        unit="hard_sigmoid",
+        mode="nan",
+        training=training,
+        alpha=alpha,
+        c=c,
+        p=p,
+        half_normal=half_normal,
+        generator=generator,
+    )
 
 
-def noisy_tanh(x: Tensor, /, *, training: bool, alpha: float = 1.15, c: float | Tensor = 0.5,
-               p: float | Tensor = 1.0, half_normal: bool = False,
-               generator: torch.Generator | None = None) -> Tensor:
+def noisy_tanh(
+    x: Tensor,
+    /,
+    *,
+    training: bool,
+    alpha: float = 1.15,
+    c: float | Tensor = 0.5,
+    p: float | Tensor = 1.0,
+    half_normal: bool = False,
+    generator: torch.Generator | None = None,
+) -> Tensor:
     r"""Noisy tanh, noise on the output (NAN): ``h = tanh``, ``u = x``.
 
     .. math::
@@ -144,13 +188,31 @@ def noisy_tanh(x: Tensor, /, *, training: bool, alpha: float = 1.15, c: float | 
         >>> noisy_tanh(torch.tensor([-3.0, 0.0, 3.0]), training=False)
         tensor([-0.6943,  0.0000,  0.6943])
     """
-    return apply_noisy("noisy_tanh", x, unit="tanh", mode="nan", training=training, alpha=alpha, c=c, p=p,
-                       half_normal=half_normal, generator=generator)
+    return apply_noisy(
+        "noisy_tanh",
+        x,
+        unit="tanh",
+        mode="nan",
+        training=training,
+        alpha=alpha,
+        c=c,
+        p=p,
+        half_normal=half_normal,
+        generator=generator,
+    )
 
 
-def noisy_sigmoid(x: Tensor, /, *, training: bool, alpha: float = 1.1, c: float | Tensor = 0.15,
-                  p: float | Tensor = 1.0, half_normal: bool = False,
-                  generator: torch.Generator | None = None) -> Tensor:
+def noisy_sigmoid(
+    x: Tensor,
+    /,
+    *,
+    training: bool,
+    alpha: float = 1.1,
+    c: float | Tensor = 0.15,
+    p: float | Tensor = 1.0,
+    half_normal: bool = False,
+    generator: torch.Generator | None = None,
+) -> Tensor:
     r"""Noisy sigmoid, noise on the output (NAN): ``h = sigmoid``, ``u = x/4 + 1/2``.
 
     .. math::
@@ -184,24 +246,56 @@ def noisy_sigmoid(x: Tensor, /, *, training: bool, alpha: float = 1.1, c: float 
         >>> noisy_sigmoid(torch.tensor([-4.0, 0.0, 4.0]), training=False)
         tensor([0.0698, 0.5000, 0.9302])
     """
-    return apply_noisy("noisy_sigmoid", x, unit="sigmoid", mode="nan", training=training, alpha=alpha, c=c, p=p,
-                       half_normal=half_normal, generator=generator)
+    return apply_noisy(
+        "noisy_sigmoid",
+        x,
+        unit="sigmoid",
+        mode="nan",
+        training=training,
+        alpha=alpha,
+        c=c,
+        p=p,
+        half_normal=half_normal,
+        generator=generator,
+    )
 
 
 class _NANModule(NoisyActivation):
     _function = staticmethod(noisy_hard_tanh)
 
-    def __init__(self, alpha: float, c: float, p: float, half_normal: bool, num_parameters: int, learn_p: bool,
-                 device=None, dtype=None) -> None:
+    def __init__(
+        self,
+        alpha: float,
+        c: float,
+        p: float,
+        half_normal: bool,
+        num_parameters: int,
+        learn_p: bool,
+        device=None,
+        dtype=None,
+    ) -> None:
         check_finite(type(self).__name__, "alpha", alpha)
-        super().__init__(c=c, p=p, half_normal=half_normal, num_parameters=num_parameters, learn_p=learn_p,
-                         device=device, dtype=dtype)
+        super().__init__(
+            c=c,
+            p=p,
+            half_normal=half_normal,
+            num_parameters=num_parameters,
+            learn_p=learn_p,
+            device=device,
+            dtype=dtype,
+        )
         self.alpha = float(alpha)
 
     def forward(self, x: Tensor, /) -> Tensor:
         check_channels(type(self).__name__, self.num_parameters, x)
-        return self._function(x, training=self.training, alpha=self.alpha, c=self._effective_c(),
-                              p=channel_view(self.p, x), half_normal=self.half_normal)
+        return self._function(
+            x,
+            training=self.training,
+            alpha=self.alpha,
+            c=self._effective_c(),
+            p=channel_view(self.p, x),
+            half_normal=self.half_normal,
+        )
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}, " + super().extra_repr()
@@ -238,32 +332,72 @@ _MODULE_DOC = """
 class NoisyHardTanh(_NANModule):
     _function = staticmethod(noisy_hard_tanh)
 
-    def __init__(self, alpha: float = 1.15, c: float = 0.5, p: float = 1.0, half_normal: bool = False,
-                 num_parameters: int = 1, learn_p: bool = True, *, device=None, dtype=None) -> None:
+    def __init__(
+        self,
+        alpha: float = 1.15,
+        c: float = 0.5,
+        p: float = 1.0,
+        half_normal: bool = False,
+        num_parameters: int = 1,
+        learn_p: bool = True,
+        *,
+        device=None,
+        dtype=None,
+    ) -> None:
         super().__init__(alpha, c, p, half_normal, num_parameters, learn_p, device, dtype)
 
 
 class NoisyHardSigmoid(_NANModule):
     _function = staticmethod(noisy_hard_sigmoid)
 
-    def __init__(self, alpha: float = 1.1, c: float = 0.15, p: float = 1.0, half_normal: bool = False,
-                 num_parameters: int = 1, learn_p: bool = True, *, device=None, dtype=None) -> None:
+    def __init__(
+        self,
+        alpha: float = 1.1,
+        c: float = 0.15,
+        p: float = 1.0,
+        half_normal: bool = False,
+        num_parameters: int = 1,
+        learn_p: bool = True,
+        *,
+        device=None,
+        dtype=None,
+    ) -> None:
         super().__init__(alpha, c, p, half_normal, num_parameters, learn_p, device, dtype)
 
 
 class NoisyTanh(_NANModule):
     _function = staticmethod(noisy_tanh)
 
-    def __init__(self, alpha: float = 1.15, c: float = 0.5, p: float = 1.0, half_normal: bool = False,
-                 num_parameters: int = 1, learn_p: bool = True, *, device=None, dtype=None) -> None:
+    def __init__(
+        self,
+        alpha: float = 1.15,
+        c: float = 0.5,
+        p: float = 1.0,
+        half_normal: bool = False,
+        num_parameters: int = 1,
+        learn_p: bool = True,
+        *,
+        device=None,
+        dtype=None,
+    ) -> None:
         super().__init__(alpha, c, p, half_normal, num_parameters, learn_p, device, dtype)
 
 
 class NoisySigmoid(_NANModule):
     _function = staticmethod(noisy_sigmoid)
 
-    def __init__(self, alpha: float = 1.1, c: float = 0.15, p: float = 1.0, half_normal: bool = False,
-                 num_parameters: int = 1, learn_p: bool = True, *, device=None, dtype=None) -> None:
+    def __init__(
+        self,
+        alpha: float = 1.1,
+        c: float = 0.15,
+        p: float = 1.0,
+        half_normal: bool = False,
+        num_parameters: int = 1,
+        learn_p: bool = True,
+        *,
+        device=None,
+        dtype=None,
+    ) -> None:
         super().__init__(alpha, c, p, half_normal, num_parameters, learn_p, device, dtype)
 
 
@@ -276,16 +410,55 @@ def saturated_sigmoid(x: Tensor) -> Tensor:
 
 
 for _name, _cls, _fn, _alpha, _c, _sat, _desc in (
-    ("noisy_hard_tanh", NoisyHardTanh, noisy_hard_tanh, 1.15, 0.5, saturated_tanh,
-     "hard-tanh + output noise in its saturated part (NAN; half_normal=True: NANIS)"),
-    ("noisy_hard_sigmoid", NoisyHardSigmoid, noisy_hard_sigmoid, 1.1, 0.15, saturated_sigmoid,
-     "hard-sigmoid x/4+1/2 + output noise in its saturated part (NAN; half_normal=True: NANIS)"),
-    ("noisy_tanh", NoisyTanh, noisy_tanh, 1.15, 0.5, None,
-     "tanh + output noise growing with its distance from the linearisation x (NAN)"),
-    ("noisy_sigmoid", NoisySigmoid, noisy_sigmoid, 1.1, 0.15, None,
-     "sigmoid + output noise growing with its distance from x/4+1/2 (NAN)"),
+    (
+        "noisy_hard_tanh",
+        NoisyHardTanh,
+        noisy_hard_tanh,
+        1.15,
+        0.5,
+        saturated_tanh,
+        "hard-tanh + output noise in its saturated part (NAN; half_normal=True: NANIS)",
+    ),
+    (
+        "noisy_hard_sigmoid",
+        NoisyHardSigmoid,
+        noisy_hard_sigmoid,
+        1.1,
+        0.15,
+        saturated_sigmoid,
+        "hard-sigmoid x/4+1/2 + output noise in its saturated part (NAN; half_normal=True: NANIS)",
+    ),
+    (
+        "noisy_tanh",
+        NoisyTanh,
+        noisy_tanh,
+        1.15,
+        0.5,
+        None,
+        "tanh + output noise growing with its distance from the linearisation x (NAN)",
+    ),
+    (
+        "noisy_sigmoid",
+        NoisySigmoid,
+        noisy_sigmoid,
+        1.1,
+        0.15,
+        None,
+        "sigmoid + output noise growing with its distance from x/4+1/2 (NAN)",
+    ),
 ):
-    _cls.__doc__ = (f"{_desc[0].upper()}{_desc[1:]}." + _MODULE_DOC.format(fn=_fn.__name__, alpha=_alpha, c=_c,
-                                                                           cls=_cls.__name__))
-    register(ActivationSpec(name=_name, module=_cls, function=_fn, family="noisy", description=_desc,
-                            paper=PAPER, stochastic=True, saturation=_sat))
+    _cls.__doc__ = f"{_desc[0].upper()}{_desc[1:]}." + _MODULE_DOC.format(
+        fn=_fn.__name__, alpha=_alpha, c=_c, cls=_cls.__name__
+    )
+    register(
+        ActivationSpec(
+            name=_name,
+            module=_cls,
+            function=_fn,
+            family="noisy",
+            description=_desc,
+            paper=PAPER,
+            stochastic=True,
+            saturation=_sat,
+        )
+    )

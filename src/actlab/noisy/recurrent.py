@@ -19,8 +19,8 @@ import math
 import torch
 from torch import Tensor, nn
 
-from actlab.core.validation import check_int, check_interval, check_type, fail
 from actlab.core.registry import create
+from actlab.core.validation import check_int, check_interval, check_type, fail
 
 __all__ = ["GRU", "LSTM"]
 
@@ -31,8 +31,19 @@ class _RNNBase(nn.Module):
     _gates: tuple[str, ...] = ()
     _gate_kinds: dict[str, str] = {}
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int, bias: bool, batch_first: bool,
-                 dropout: float, gate_act: ActSpec, cell_act: ActSpec, device, dtype) -> None:
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int,
+        bias: bool,
+        batch_first: bool,
+        dropout: float,
+        gate_act: ActSpec,
+        cell_act: ActSpec,
+        device,
+        dtype,
+    ) -> None:
         super().__init__()
         owner = type(self).__name__
         check_int(owner, "input_size", input_size, ">=", 1)
@@ -43,8 +54,13 @@ class _RNNBase(nn.Module):
         check_interval(owner, "dropout", dropout, 0.0, 1.0, closed="left")
         if isinstance(gate_act, nn.Module) or isinstance(cell_act, nn.Module):
             # One instance would be shared by every gate (and its parameters with it).
-            fail(owner, "gate_act/cell_act", "a name, spec string or class (one module is built per gate)",
-                 "an nn.Module instance", TypeError)
+            fail(
+                owner,
+                "gate_act/cell_act",
+                "a name, spec string or class (one module is built per gate)",
+                "an nn.Module instance",
+                TypeError,
+            )
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.gate_act, self.cell_act = gate_act, cell_act
@@ -99,9 +115,11 @@ class _RNNBase(nn.Module):
         return out
 
     def extra_repr(self) -> str:
-        return (f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, bias={self.bias}, "
-                f"batch_first={self.batch_first}, dropout={self.dropout}, gate_act={self.gate_act!r}, "
-                f"cell_act={self.cell_act!r}")
+        return (
+            f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, bias={self.bias}, "
+            f"batch_first={self.batch_first}, dropout={self.dropout}, gate_act={self.gate_act!r}, "
+            f"cell_act={self.cell_act!r}"
+        )
 
 
 def _state(hx: Tensor | None, layers: int, batch: int, hidden: int, like: Tensor, batched: bool) -> Tensor:
@@ -148,11 +166,23 @@ class LSTM(_RNNBase):
     _gates = ("i", "f", "g", "o")
     _gate_kinds = {"input": "gate", "forget": "gate", "cell": "cell", "output": "gate", "hidden": "cell"}
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, *, gate_act: ActSpec = "sigmoid",
-                 cell_act: ActSpec = "tanh", device=None, dtype=None) -> None:
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, gate_act, cell_act,
-                         device, dtype)
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        *,
+        gate_act: ActSpec = "sigmoid",
+        cell_act: ActSpec = "tanh",
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__(
+            input_size, hidden_size, num_layers, bias, batch_first, dropout, gate_act, cell_act, device, dtype
+        )
 
     def forward(self, x: Tensor, hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
         x, batched = self._prepare(x)
@@ -208,11 +238,23 @@ class GRU(_RNNBase):
     _gates = ("r", "z", "n")
     _gate_kinds = {"reset": "gate", "update_gate": "gate", "new": "cell"}
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, *, gate_act: ActSpec = "sigmoid",
-                 cell_act: ActSpec = "tanh", device=None, dtype=None) -> None:
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, gate_act, cell_act,
-                         device, dtype)
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        *,
+        gate_act: ActSpec = "sigmoid",
+        cell_act: ActSpec = "tanh",
+        device=None,
+        dtype=None,
+    ) -> None:
+        super().__init__(
+            input_size, hidden_size, num_layers, bias, batch_first, dropout, gate_act, cell_act, device, dtype
+        )
 
     def forward(self, x: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
         x, batched = self._prepare(x)

@@ -34,8 +34,8 @@ from torch.autograd.function import once_differentiable
 
 from actlab.core.channels import channel_view
 from actlab.core.fused import fused
-from actlab.core.validation import check_choice, check_finite, check_int, check_type, fail
 from actlab.core.registry import ActivationSpec, register
+from actlab.core.validation import check_choice, check_finite, check_int, check_type, fail
 
 __all__ = ["STES", "Binary", "Quantize", "binary", "quantize"]
 
@@ -70,7 +70,7 @@ def quantize(
     /,
     *,
     levels: int = 4,
-    range: tuple[float | Tensor, float | Tensor] = (0.0, 1.0),  # noqa: A002 - the issue's public name
+    range: tuple[float | Tensor, float | Tensor] = (0.0, 1.0),
     ste: str = "clipped_relu",
 ) -> Tensor:
     r"""Uniform N-level quantization on ``[a, b]`` with a straight-through estimator backward.
@@ -227,7 +227,7 @@ class Quantize(nn.Module):
     def __init__(
         self,
         levels: int = 4,
-        range: tuple[float, float] = (0.0, 1.0),  # noqa: A002 - the issue's public name
+        range: tuple[float, float] = (0.0, 1.0),
         ste: str = "clipped_relu",
         learn_range: bool = False,
         num_parameters: int = 1,
@@ -253,7 +253,9 @@ class Quantize(nn.Module):
             self.high.fill_(self.range[1])
 
     def forward(self, x: Tensor, /) -> Tensor:
-        return quantize(x, levels=self.levels, range=(channel_view(self.low, x), channel_view(self.high, x)), ste=self.ste)
+        return quantize(
+            x, levels=self.levels, range=(channel_view(self.low, x), channel_view(self.high, x)), ste=self.ste
+        )
 
     def extra_repr(self) -> str:
         return (

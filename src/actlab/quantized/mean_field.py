@@ -146,8 +146,9 @@ def mean_field_init(levels: int, *, factor: float = DEPTH_FACTOR) -> MeanFieldIn
         s, weight_var = 1.0, 1.0  # sign: chi = 2/pi whatever the scale
     else:
         minimize_scalar = require("scipy.optimize", "mean_field_init", "quantized").minimize_scalar
-        best = minimize_scalar(lambda log_s: -_chi(levels, math.exp(log_s)), bounds=(-8.0, 4.0),
-                               method="bounded", options={"xatol": 1e-8})
+        best = minimize_scalar(
+            lambda log_s: -_chi(levels, math.exp(log_s)), bounds=(-8.0, 4.0), method="bounded", options={"xatol": 1e-8}
+        )
         s = math.exp(best.x)
         weight_var = s**2 / _second_moment(levels, s)
     chi = _chi(levels, s)

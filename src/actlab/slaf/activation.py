@@ -17,11 +17,18 @@ from torch import Tensor, nn
 
 from actlab.core.channels import channel_view
 from actlab.core.fused import fused
+from actlab.core.registry import ACTIVATIONS, ActivationSpec, register
 from actlab.core.specparse import parse_spec
 from actlab.core.validation import check_choice, check_int, check_type, fail, suggest
-from actlab.slaf.basis import BASES, FIT_POINTS, FitError, basis_class, fit_coefficients, recurrence
-from actlab.slaf.basis import target_values as _target_values
-from actlab.core.registry import ACTIVATIONS, ActivationSpec, register
+from actlab.slaf.basis import (
+    BASES,
+    FIT_POINTS,
+    FitError,
+    basis_class,
+    fit_coefficients,
+    recurrence,
+    target_values as _target_values,
+)
 
 __all__ = ["SLAF", "SLAFReLU", "slaf", "slaf_prefixes", "slaf_relu"]
 
@@ -101,8 +108,16 @@ def _slaf_forward(x: Tensor, coef: Tensor, basis: str, scale: float, shift: floa
 
 
 def _slaf_backward(
-    g: Tensor, x: Tensor, coef: Tensor, basis: str, scale: float, shift: float, clamp: bool, relu: bool,
-    need_x: bool, coef_shape: tuple[int, ...] | None,
+    g: Tensor,
+    x: Tensor,
+    coef: Tensor,
+    basis: str,
+    scale: float,
+    shift: float,
+    clamp: bool,
+    relu: bool,
+    need_x: bool,
+    coef_shape: tuple[int, ...] | None,
 ) -> tuple[Tensor | None, Tensor | None]:
     dtype = torch.promote_types(x.dtype, coef.dtype)
     t, tc = _scaled(x, dtype, scale, shift, clamp)
@@ -183,7 +198,18 @@ class _SLAFFunction(torch.autograd.Function):
         config = (ctx.basis, coef.shape[-1], ctx.clamp, ctx.relu, ctx.needs_input_grad[:2])
         # First-order backward: `fused` detaches the call; with create_graph=True it keeps the graph.
         grad_x, grad_c = _run(
-            _slaf_backward, config, g, x, coef, ctx.basis, ctx.scale, ctx.shift, ctx.clamp, ctx.relu, ctx.needs_input_grad[0], coef_shape
+            _slaf_backward,
+            config,
+            g,
+            x,
+            coef,
+            ctx.basis,
+            ctx.scale,
+            ctx.shift,
+            ctx.clamp,
+            ctx.relu,
+            ctx.needs_input_grad[0],
+            coef_shape,
         )
         return grad_x, grad_c, None, None, None, None, None
 
@@ -392,8 +418,13 @@ class SLAF(nn.Module):
     def get_extra_state(self) -> dict:
         # The hyperparameters travel with the coefficients, so a saved state_dict alone can be
         # rebuilt and drawn (`from_state_dict`, `actlab plot --state-dict`).
-        return {"kind": type(self).__name__, "degree": self.degree, "basis": self.basis, "init": self.init,
-                "range": self.range}
+        return {
+            "kind": type(self).__name__,
+            "degree": self.degree,
+            "basis": self.basis,
+            "init": self.init,
+            "range": self.range,
+        }
 
     def set_extra_state(self, state: dict) -> None:
         mine = self.get_extra_state()

@@ -21,7 +21,7 @@ Example:
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,9 +29,9 @@ import torch
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
+from actlab.core.registry import activation_modules, create
 from actlab.core.validation import check_bound, check_finite, check_int
 from actlab.slaf.activation import SLAF
-from actlab.core.registry import activation_modules, create
 
 __all__ = [
     "CoefficientL1",

@@ -1,0 +1,32 @@
+"""`import actlab` stays lean: the core and the families load no tool's optional dependency."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from actlab.core.extras import require
+
+HEAVY = ("matplotlib", "scipy", "cvxpy", "sklearn", "tensorboard", "typer", "rich", "cdd", "mnist1d")
+
+
+def test_import_actlab_loads_no_optional_dependency():
+    code = (
+        "import sys, actlab; actlab.create('slaf'); actlab.gaf.GradientActivation; "
+        f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_tools_are_reachable_after_import_actlab():
+    code = "import actlab; print(actlab.harness.compare.__name__, actlab.experiments.reproduce.__name__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["compare", "reproduce"]
+
+
+def test_a_missing_optional_module_names_its_extra():
+    with pytest.raises(ImportError, match=r"the demo needs 'no_such_module'.*pip install 'actlab\[harness\]'"):
+        require("no_such_module", "the demo", "harness")
