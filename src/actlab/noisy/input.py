@@ -267,9 +267,10 @@ class _NANIModule(NoisyActivation):
         )
 
 
-_MODULE_DOC = """
+class NoisyInputHardTanh(_NANIModule):
+    """Hard-tanh of an input perturbed in its saturated part (NANI).
 
-    See :func:`actlab.functional.{fn}` for the math. Noise only in training mode.
+    See :func:`actlab.functional.noisy_input_hard_tanh` for the math. Noise only in training mode.
 
     Args:
         c: noise scale, > 0 (multiplied by the ``noise_scale`` buffer). Default: 0.25.
@@ -288,20 +289,81 @@ _MODULE_DOC = """
         noise_scale: 0-d buffer multiplying ``c``, initially 1.
     """
 
-
-class NoisyInputHardTanh(_NANIModule):
     _function = staticmethod(noisy_input_hard_tanh)
 
 
 class NoisyInputHardSigmoid(_NANIModule):
+    """Hard-sigmoid x/4+1/2 of an input perturbed in its saturated part (NANI).
+
+    See :func:`actlab.functional.noisy_input_hard_sigmoid` for the math. Noise only in training mode.
+
+    Args:
+        c: noise scale, > 0 (multiplied by the ``noise_scale`` buffer). Default: 0.25.
+        p: initial slope of the noise sigmoid. Default: 1.
+        half_normal: half-normal noise toward the linear region. Default: ``False``.
+        num_parameters: 1 for one shared ``p`` or the number of channels (dim 1). Default: 1.
+        learn_p: whether ``p`` is trained. Default: ``True``.
+        device, dtype: factory arguments for ``p`` and ``noise_scale``.
+
+    Shape:
+        - Input: :math:`(*)`, channels at dim 1 when ``num_parameters > 1``.
+        - Output: same shape.
+
+    Attributes:
+        p: noise-sigmoid slope, shape ``(num_parameters,)``.
+        noise_scale: 0-d buffer multiplying ``c``, initially 1.
+    """
+
     _function = staticmethod(noisy_input_hard_sigmoid)
 
 
 class NoisyInputTanh(_NANIModule):
+    """Tanh of an input perturbed as it saturates (NANI).
+
+    See :func:`actlab.functional.noisy_input_tanh` for the math. Noise only in training mode.
+
+    Args:
+        c: noise scale, > 0 (multiplied by the ``noise_scale`` buffer). Default: 0.25.
+        p: initial slope of the noise sigmoid. Default: 1.
+        half_normal: half-normal noise toward the linear region. Default: ``False``.
+        num_parameters: 1 for one shared ``p`` or the number of channels (dim 1). Default: 1.
+        learn_p: whether ``p`` is trained. Default: ``True``.
+        device, dtype: factory arguments for ``p`` and ``noise_scale``.
+
+    Shape:
+        - Input: :math:`(*)`, channels at dim 1 when ``num_parameters > 1``.
+        - Output: same shape.
+
+    Attributes:
+        p: noise-sigmoid slope, shape ``(num_parameters,)``.
+        noise_scale: 0-d buffer multiplying ``c``, initially 1.
+    """
+
     _function = staticmethod(noisy_input_tanh)
 
 
 class NoisyInputSigmoid(_NANIModule):
+    """Sigmoid of an input perturbed as it saturates (NANI).
+
+    See :func:`actlab.functional.noisy_input_sigmoid` for the math. Noise only in training mode.
+
+    Args:
+        c: noise scale, > 0 (multiplied by the ``noise_scale`` buffer). Default: 0.25.
+        p: initial slope of the noise sigmoid. Default: 1.
+        half_normal: half-normal noise toward the linear region. Default: ``False``.
+        num_parameters: 1 for one shared ``p`` or the number of channels (dim 1). Default: 1.
+        learn_p: whether ``p`` is trained. Default: ``True``.
+        device, dtype: factory arguments for ``p`` and ``noise_scale``.
+
+    Shape:
+        - Input: :math:`(*)`, channels at dim 1 when ``num_parameters > 1``.
+        - Output: same shape.
+
+    Attributes:
+        p: noise-sigmoid slope, shape ``(num_parameters,)``.
+        noise_scale: 0-d buffer multiplying ``c``, initially 1.
+    """
+
     _function = staticmethod(noisy_input_sigmoid)
 
 
@@ -329,7 +391,6 @@ for _name, _cls, _fn, _sat, _desc in (
         "sigmoid of an input perturbed as it saturates (NANI)",
     ),
 ):
-    _cls.__doc__ = f"{_desc[0].upper()}{_desc[1:]}." + _MODULE_DOC.format(fn=_fn.__name__)
     register(
         ActivationSpec(
             name=_name,

@@ -301,13 +301,14 @@ class _NANModule(NoisyActivation):
         return f"alpha={self.alpha}, " + super().extra_repr()
 
 
-_MODULE_DOC = """
+class NoisyHardTanh(_NANModule):
+    """Hard-tanh + output noise in its saturated part (NAN; half_normal=True: NANIS).
 
-    See :func:`actlab.functional.{fn}` for the math. Noise only in training mode.
+    See :func:`actlab.functional.noisy_hard_tanh` for the math. Noise only in training mode.
 
     Args:
-        alpha: mix of ``h`` and its linearisation ``u``. Default: {alpha}.
-        c: noise scale, > 0 (multiplied by the ``noise_scale`` buffer). Default: {c}.
+        alpha: mix of ``h`` and its linearisation ``u``. Default: 1.15.
+        c: noise scale, > 0 (multiplied by the ``noise_scale`` buffer). Default: 0.5.
         p: initial slope of the noise sigmoid. Default: 1.
         half_normal: half-normal noise pointed by ``d(x)`` (NANIS). Default: ``False``.
         num_parameters: 1 for one shared ``p`` or the number of channels (dim 1). Default: 1.
@@ -323,13 +324,11 @@ _MODULE_DOC = """
         noise_scale: 0-d buffer multiplying ``c`` (set by `actlab.noisy.annealing` schedules), initially 1.
 
     Examples:
-        >>> m = {cls}().eval()
+        >>> m = NoisyHardTanh().eval()
         >>> m(torch.zeros(2, 3)).shape
         torch.Size([2, 3])
     """
 
-
-class NoisyHardTanh(_NANModule):
     _function = staticmethod(noisy_hard_tanh)
 
     def __init__(
@@ -348,6 +347,33 @@ class NoisyHardTanh(_NANModule):
 
 
 class NoisyHardSigmoid(_NANModule):
+    """Hard-sigmoid x/4+1/2 + output noise in its saturated part (NAN; half_normal=True: NANIS).
+
+    See :func:`actlab.functional.noisy_hard_sigmoid` for the math. Noise only in training mode.
+
+    Args:
+        alpha: mix of ``h`` and its linearisation ``u``. Default: 1.1.
+        c: noise scale, > 0 (multiplied by the ``noise_scale`` buffer). Default: 0.15.
+        p: initial slope of the noise sigmoid. Default: 1.
+        half_normal: half-normal noise pointed by ``d(x)`` (NANIS). Default: ``False``.
+        num_parameters: 1 for one shared ``p`` or the number of channels (dim 1). Default: 1.
+        learn_p: whether ``p`` is trained (the paper learns it per unit). Default: ``True``.
+        device, dtype: factory arguments for ``p`` and ``noise_scale``.
+
+    Shape:
+        - Input: :math:`(*)`, channels at dim 1 when ``num_parameters > 1``.
+        - Output: same shape.
+
+    Attributes:
+        p: noise-sigmoid slope, shape ``(num_parameters,)``.
+        noise_scale: 0-d buffer multiplying ``c`` (set by `actlab.noisy.annealing` schedules), initially 1.
+
+    Examples:
+        >>> m = NoisyHardSigmoid().eval()
+        >>> m(torch.zeros(2, 3)).shape
+        torch.Size([2, 3])
+    """
+
     _function = staticmethod(noisy_hard_sigmoid)
 
     def __init__(
@@ -366,6 +392,33 @@ class NoisyHardSigmoid(_NANModule):
 
 
 class NoisyTanh(_NANModule):
+    """Tanh + output noise growing with its distance from the linearisation x (NAN).
+
+    See :func:`actlab.functional.noisy_tanh` for the math. Noise only in training mode.
+
+    Args:
+        alpha: mix of ``h`` and its linearisation ``u``. Default: 1.15.
+        c: noise scale, > 0 (multiplied by the ``noise_scale`` buffer). Default: 0.5.
+        p: initial slope of the noise sigmoid. Default: 1.
+        half_normal: half-normal noise pointed by ``d(x)`` (NANIS). Default: ``False``.
+        num_parameters: 1 for one shared ``p`` or the number of channels (dim 1). Default: 1.
+        learn_p: whether ``p`` is trained (the paper learns it per unit). Default: ``True``.
+        device, dtype: factory arguments for ``p`` and ``noise_scale``.
+
+    Shape:
+        - Input: :math:`(*)`, channels at dim 1 when ``num_parameters > 1``.
+        - Output: same shape.
+
+    Attributes:
+        p: noise-sigmoid slope, shape ``(num_parameters,)``.
+        noise_scale: 0-d buffer multiplying ``c`` (set by `actlab.noisy.annealing` schedules), initially 1.
+
+    Examples:
+        >>> m = NoisyTanh().eval()
+        >>> m(torch.zeros(2, 3)).shape
+        torch.Size([2, 3])
+    """
+
     _function = staticmethod(noisy_tanh)
 
     def __init__(
@@ -384,6 +437,33 @@ class NoisyTanh(_NANModule):
 
 
 class NoisySigmoid(_NANModule):
+    """Sigmoid + output noise growing with its distance from x/4+1/2 (NAN).
+
+    See :func:`actlab.functional.noisy_sigmoid` for the math. Noise only in training mode.
+
+    Args:
+        alpha: mix of ``h`` and its linearisation ``u``. Default: 1.1.
+        c: noise scale, > 0 (multiplied by the ``noise_scale`` buffer). Default: 0.15.
+        p: initial slope of the noise sigmoid. Default: 1.
+        half_normal: half-normal noise pointed by ``d(x)`` (NANIS). Default: ``False``.
+        num_parameters: 1 for one shared ``p`` or the number of channels (dim 1). Default: 1.
+        learn_p: whether ``p`` is trained (the paper learns it per unit). Default: ``True``.
+        device, dtype: factory arguments for ``p`` and ``noise_scale``.
+
+    Shape:
+        - Input: :math:`(*)`, channels at dim 1 when ``num_parameters > 1``.
+        - Output: same shape.
+
+    Attributes:
+        p: noise-sigmoid slope, shape ``(num_parameters,)``.
+        noise_scale: 0-d buffer multiplying ``c`` (set by `actlab.noisy.annealing` schedules), initially 1.
+
+    Examples:
+        >>> m = NoisySigmoid().eval()
+        >>> m(torch.zeros(2, 3)).shape
+        torch.Size([2, 3])
+    """
+
     _function = staticmethod(noisy_sigmoid)
 
     def __init__(
@@ -409,13 +489,11 @@ def saturated_sigmoid(x: Tensor) -> Tensor:
     return x.abs() >= 2.0
 
 
-for _name, _cls, _fn, _alpha, _c, _sat, _desc in (
+for _name, _cls, _fn, _sat, _desc in (
     (
         "noisy_hard_tanh",
         NoisyHardTanh,
         noisy_hard_tanh,
-        1.15,
-        0.5,
         saturated_tanh,
         "hard-tanh + output noise in its saturated part (NAN; half_normal=True: NANIS)",
     ),
@@ -423,8 +501,6 @@ for _name, _cls, _fn, _alpha, _c, _sat, _desc in (
         "noisy_hard_sigmoid",
         NoisyHardSigmoid,
         noisy_hard_sigmoid,
-        1.1,
-        0.15,
         saturated_sigmoid,
         "hard-sigmoid x/4+1/2 + output noise in its saturated part (NAN; half_normal=True: NANIS)",
     ),
@@ -432,8 +508,6 @@ for _name, _cls, _fn, _alpha, _c, _sat, _desc in (
         "noisy_tanh",
         NoisyTanh,
         noisy_tanh,
-        1.15,
-        0.5,
         None,
         "tanh + output noise growing with its distance from the linearisation x (NAN)",
     ),
@@ -441,15 +515,10 @@ for _name, _cls, _fn, _alpha, _c, _sat, _desc in (
         "noisy_sigmoid",
         NoisySigmoid,
         noisy_sigmoid,
-        1.1,
-        0.15,
         None,
         "sigmoid + output noise growing with its distance from x/4+1/2 (NAN)",
     ),
 ):
-    _cls.__doc__ = f"{_desc[0].upper()}{_desc[1:]}." + _MODULE_DOC.format(
-        fn=_fn.__name__, alpha=_alpha, c=_c, cls=_cls.__name__
-    )
     register(
         ActivationSpec(
             name=_name,
