@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from actlab.data import load_dataset
-from actlab.training import train_classifier
+from actlab.training import TrainConfig, train
 
 
 def test_mnist1d_is_the_standard_split_standardised():
@@ -34,8 +34,8 @@ def _mlp():
 def test_training_learns_and_is_seeded():
     d = load_dataset("digits")
     torch.manual_seed(1)
-    a = train_classifier(_mlp(), d, epochs=5, seed=3)
+    a = train(_mlp(), d, TrainConfig(epochs=5, seed=3))
     torch.manual_seed(1)
-    b = train_classifier(_mlp(), d, epochs=5, seed=3)
+    b = train(_mlp(), d, TrainConfig(epochs=5, seed=3))
     assert a.final_acc > 0.7  # chance is 0.1
     assert [h["test_loss"] for h in a.history] == [h["test_loss"] for h in b.history]

@@ -1,7 +1,9 @@
 """Every ```python block in the README and docs/ runs as written.
 
 The blocks of one file run in order in one namespace (a later block may use an earlier one's
-names, as a reader would), in a temporary working directory, with the global RNG seeded.
+names, as a reader would), in a temporary working directory, with the global RNG seeded; torch's
+thread count is restored afterwards (a block may set it, and later tests compare numbers with
+child processes that run with the default).
 """
 
 from __future__ import annotations
@@ -30,8 +32,12 @@ def test_code_blocks_run(path, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     torch.manual_seed(0)
     namespace: dict[str, object] = {"__name__": "__docs__"}
-    for i, block in enumerate(_blocks(path)):
-        try:
-            exec(compile(block, f"{path.name}[block {i}]", "exec"), namespace)
-        except Exception as exc:
-            pytest.fail(f"{path.name}, python block {i} raised {type(exc).__name__}: {exc}\n{block}")
+    threads = torch.get_num_threads()
+    try:
+        for i, block in enumerate(_blocks(path)):
+            try:
+                exec(compile(block, f"{path.name}[block {i}]", "exec"), namespace)
+            except Exception as exc:
+                pytest.fail(f"{path.name}, python block {i} raised {type(exc).__name__}: {exc}\n{block}")
+    finally:
+        torch.set_num_threads(threads)

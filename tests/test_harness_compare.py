@@ -13,7 +13,7 @@ import pytest
 
 from actlab.harness.compare import compare, split_specs
 from actlab.harness.report import paired_test
-from actlab.harness.trainer import TrainConfig
+from actlab.training import TrainConfig
 
 CFG = TrainConfig(epochs=3, batch_size=128, lr=3e-3)
 GRID = dict(task="mnist1d", acts=["relu", "gelu"], seeds=2, config=CFG, max_train=512, max_test=256)
@@ -88,7 +88,7 @@ def test_rerun_resumes_after_a_sigkill_and_matches_an_uninterrupted_run(tmp_path
         import importlib, os, signal
         cell = importlib.import_module("actlab.harness.cell")  # the module that calls train
         from actlab.harness.compare import compare
-        from actlab.harness.trainer import TrainConfig
+        from actlab.training import TrainConfig
         steps = [0]
         def kill(model):
             steps[0] += 1

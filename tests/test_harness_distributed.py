@@ -6,7 +6,7 @@ import pytest
 
 from actlab.harness.compare import CellSpec, run_cell
 from actlab.harness.distributed import torchrun_command
-from actlab.harness.trainer import TrainConfig
+from actlab.training import TrainConfig
 
 
 def test_two_process_run_matches_one_process_on_the_same_global_batch(tmp_path):

@@ -10,7 +10,7 @@ import torch
 import actlab
 from actlab.harness.models import build_model
 from actlab.harness.tasks import load_task, make_adding
-from actlab.harness.trainer import TrainConfig, train
+from actlab.training import TrainConfig, train
 
 
 def _small(task, n_train=256, n_test=128):
@@ -33,7 +33,7 @@ def test_gated_rnn_puts_the_activation_in_the_lstm_gates():
     gates = [m for m in model.rnn.modules() if isinstance(m, actlab.nn.NoisyHardSigmoid)]
     assert len(gates) == 3  # i, f, o of the single layer
     assert model(task.data.x_train[:5]).shape == (5, task.num_outputs)
-    result = train(model, task, TrainConfig(epochs=1, batch_size=32, lr=1e-2, seed=0))
+    result = train(model, task.data, TrainConfig(epochs=1, batch_size=32, lr=1e-2, seed=0))
     assert torch.isfinite(torch.tensor(result.history[-1]["test_loss"]))
 
 
@@ -41,11 +41,11 @@ def test_gated_rnn_puts_the_activation_in_the_lstm_gates():
 def test_annealing_reaches_the_deterministic_unit_and_is_a_no_op_without_noise(anneal):
     task = _small(load_task("mnist1d"))
     model = build_model("mlp", task, "noisy_hard_tanh", hidden=(16,))
-    train(model, task, TrainConfig(epochs=2, batch_size=64, anneal=anneal, seed=0))
+    train(model, task.data, TrainConfig(epochs=2, batch_size=64, anneal=anneal, seed=0))
     scales = [float(m.noise_scale) for m in model.modules() if isinstance(m, actlab.nn.NoisyHardTanh)]
     assert scales and all(s == 0.0 for s in scales)  # 1x -> 0x over the 2 epochs
     relu = build_model("mlp", task, "relu", hidden=(16,))
-    train(relu, task, TrainConfig(epochs=1, batch_size=64, anneal=anneal, seed=0))  # nothing to anneal: fine
+    train(relu, task.data, TrainConfig(epochs=1, batch_size=64, anneal=anneal, seed=0))  # nothing to anneal: fine
 
 
 def test_unknown_anneal_is_a_clear_error():
@@ -59,7 +59,7 @@ def test_gaf_in_the_trainer_identity_matches_plain_sgd_and_atan_differs():
     def run(optim):
         torch.manual_seed(0)
         model = build_model("mlp", task, "relu", hidden=(16,))
-        train(model, task, TrainConfig(epochs=2, batch_size=64, lr=0.05, optim=optim, seed=0))
+        train(model, task.data, TrainConfig(epochs=2, batch_size=64, lr=0.05, optim=optim, seed=0))
         return torch.cat([p.detach().flatten() for p in model.parameters()])
 
     plain = run("sgd")

@@ -10,7 +10,7 @@ from torch import nn
 import actlab
 from actlab.harness.models import MODELS, build_model
 from actlab.harness.tasks import load_task, make_adding, make_copy
-from actlab.harness.trainer import TrainConfig, load_checkpoint, train
+from actlab.training import TrainConfig, load_checkpoint, train
 
 
 def _strip(history):
@@ -93,7 +93,7 @@ def test_rnn_cls_hook_receives_the_recurrent_layer_arguments():
 def test_training_learns_mnist1d():
     task = _small(load_task("mnist1d"), 2000, 500)
     torch.manual_seed(0)
-    result = train(build_model("mlp", task, "relu"), task, TrainConfig(epochs=8, lr=3e-3))
+    result = train(build_model("mlp", task, "relu"), task.data, TrainConfig(epochs=8, lr=3e-3))
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
     assert result.final["test_acc"] > 0.35  # chance is 0.10
 
@@ -102,7 +102,7 @@ def test_interrupt_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path):
     task = _small(load_task("mnist1d"))
     cfg = TrainConfig(epochs=4, batch_size=64, schedule="cosine", seed=2)
     torch.manual_seed(2)
-    full = train(build_model("mlp", task, "gelu"), task, cfg)
+    full = train(build_model("mlp", task, "gelu"), task.data, cfg)
 
     steps = []
 
@@ -114,11 +114,11 @@ def test_interrupt_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path):
     ckpt = tmp_path / "cell.pt"
     torch.manual_seed(2)
     with pytest.raises(KeyboardInterrupt):
-        train(build_model("mlp", task, "gelu"), task, cfg, checkpoint=ckpt, step_callbacks=[interrupt])
+        train(build_model("mlp", task, "gelu"), task.data, cfg, checkpoint=ckpt, step_callbacks=[interrupt])
     saved = load_checkpoint(ckpt)
     assert saved["epoch"] == 2 and len(saved["history"]) == 2
     torch.manual_seed(99)  # the resumed model's fresh init must be overwritten by the checkpoint
-    resumed = train(build_model("mlp", task, "gelu"), task, cfg, checkpoint=ckpt)
+    resumed = train(build_model("mlp", task, "gelu"), task.data, cfg, checkpoint=ckpt)
     assert resumed.resumed_from == 2
     assert _strip(resumed.history) == _strip(full.history)
     for a, b in zip(resumed.model.state_dict().values(), full.model.state_dict().values()):
@@ -127,9 +127,9 @@ def test_interrupt_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path):
 
 def test_resume_refuses_a_different_config(tmp_path):
     task = _small(load_task("mnist1d"), 128, 64)
-    train(build_model("mlp", task), task, TrainConfig(epochs=1), checkpoint=tmp_path / "c.pt")
+    train(build_model("mlp", task), task.data, TrainConfig(epochs=1), checkpoint=tmp_path / "c.pt")
     with pytest.raises(ValueError, match="train: `checkpoint` must be written with this config"):
-        train(build_model("mlp", task), task, TrainConfig(epochs=1, lr=0.1), checkpoint=tmp_path / "c.pt")
+        train(build_model("mlp", task), task.data, TrainConfig(epochs=1, lr=0.1), checkpoint=tmp_path / "c.pt")
 
 
 def test_annealer_is_stepped_each_epoch_and_checkpointed(tmp_path):
@@ -148,24 +148,24 @@ def test_annealer_is_stepped_each_epoch_and_checkpointed(tmp_path):
 
     task = _small(load_task("mnist1d"), 128, 64)
     first = Annealer()
-    train(build_model("mlp", task), task, TrainConfig(epochs=2), checkpoint=tmp_path / "c.pt", annealer=first)
+    train(build_model("mlp", task), task.data, TrainConfig(epochs=2), checkpoint=tmp_path / "c.pt", annealer=first)
     assert first.steps == 2
     second = Annealer()
-    train(build_model("mlp", task), task, TrainConfig(epochs=3), checkpoint=None, annealer=second)
+    train(build_model("mlp", task), task.data, TrainConfig(epochs=3), checkpoint=None, annealer=second)
     assert second.steps == 3
     resumed = Annealer()
     cfg = TrainConfig(epochs=2)
-    result = train(build_model("mlp", task), task, cfg, checkpoint=tmp_path / "c.pt", annealer=resumed)
+    result = train(build_model("mlp", task), task.data, cfg, checkpoint=tmp_path / "c.pt", annealer=resumed)
     assert resumed.steps == 2 and result.resumed_from == 2  # restored, not stepped again
 
 
 def test_early_stop_and_schedules():
     task = _small(load_task("mnist1d"), 256, 128)
-    result = train(build_model("mlp", task), task, TrainConfig(epochs=30, lr=0.5, optim="sgd", patience=2))
+    result = train(build_model("mlp", task), task.data, TrainConfig(epochs=30, lr=0.5, optim="sgd", patience=2))
     assert result.stopped_early and len(result.history) < 30
     losses = [r["test_loss"] for r in result.history]
     assert min(losses[-2:]) >= min(losses[:-2])  # stopped after 2 epochs without improvement
-    stepped = train(build_model("mlp", task), task, TrainConfig(epochs=3, schedule="step", step_size=2, gamma=0.5))
+    stepped = train(build_model("mlp", task), task.data, TrainConfig(epochs=3, schedule="step", step_size=2, gamma=0.5))
     assert [r["lr"] for r in stepped.history] == [1e-3, 1e-3, 5e-4]
 
 
@@ -217,7 +217,7 @@ def test_npz_and_image_folder_tasks_load_and_train(tmp_path):
     np.savez(tmp_path / "d.npz", x_train=x[:30], y_train=y[:30], x_test=x[30:], y_test=y[30:])
     task = load_task("npz", path=tmp_path / "d.npz")
     assert task.input_shape == (3, 8, 8) and task.num_classes == 2 and task.default_model == "cnn2d"
-    train(build_model(None, task, "relu"), task, TrainConfig(epochs=1, batch_size=8))
+    train(build_model(None, task, "relu"), task.data, TrainConfig(epochs=1, batch_size=8))
     for split, n in (("train", 3), ("test", 2)):
         for cls, value in (("cat", 0.1), ("dog", 0.9)):
             (tmp_path / "imgs" / split / cls).mkdir(parents=True)
@@ -226,4 +226,4 @@ def test_npz_and_image_folder_tasks_load_and_train(tmp_path):
     folder = load_task("folder", path=tmp_path / "imgs")
     assert folder.num_classes == 2 and len(folder.data.x_train) == 6 and folder.input_shape[1:] == (6, 5)
     assert folder.data.y_train.tolist() == [0, 0, 0, 1, 1, 1]
-    train(build_model(None, folder, "relu"), folder, TrainConfig(epochs=1, batch_size=4))
+    train(build_model(None, folder, "relu"), folder.data, TrainConfig(epochs=1, batch_size=4))

@@ -16,7 +16,7 @@ from actlab.inspect.monitors import Monitor
 from actlab.inspect.plots import inspect_run, plot_plane_regions, read_monitor_csv
 from actlab.inspect.regions import regions_in_plane
 from actlab.swap import swap
-from actlab.training import train_classifier
+from actlab.training import TrainConfig, train
 
 runner = CliRunner()
 
@@ -31,12 +31,10 @@ def _run_folder(tmp_path, act="terelu"):
     torch.save(net.state_dict(), tmp_path / "model_initial.pt")
     mon = Monitor(net)
     with mon:
-        train_classifier(
+        train(
             net,
             data,
-            epochs=3,
-            batch_size=32,
-            optimizer=lambda p: torch.optim.Adam(p, lr=0.05),
+            TrainConfig(epochs=3, batch_size=32, lr=0.05),
             callbacks=[mon.logger(tmp_path / "monitor.csv")],
         )
     torch.save(net.state_dict(), tmp_path / "model_final.pt")

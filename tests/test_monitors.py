@@ -11,7 +11,7 @@ from torch import nn
 
 from actlab.data import Dataset
 from actlab.inspect.monitors import CSV_COLUMNS, Monitor, default_saturation, saturation_mask
-from actlab.training import train_classifier
+from actlab.training import TrainConfig, train
 
 
 class _Scale(nn.Module):
@@ -105,7 +105,7 @@ def test_layer_selection_and_errors():
         Monitor(nn.Linear(2, 2))
 
 
-def test_logger_with_train_classifier_writes_csv_and_tensorboard(tmp_path):
+def test_logger_with_train_writes_csv_and_tensorboard(tmp_path):
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(64, 4, generator=gen)
     y = (x[:, 0] > 0).long()
@@ -122,7 +122,7 @@ def test_logger_with_train_classifier_writes_csv_and_tensorboard(tmp_path):
     writer = Writer()
     mon = Monitor(net)
     with mon:
-        train_classifier(net, data, epochs=3, batch_size=16, callbacks=[mon.logger(tmp_path / "monitor.csv", writer)])
+        train(net, data, TrainConfig(epochs=3, batch_size=16), callbacks=[mon.logger(tmp_path / "monitor.csv", writer)])
     with (tmp_path / "monitor.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert tuple(rows[0]) == CSV_COLUMNS

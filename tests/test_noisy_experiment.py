@@ -28,7 +28,7 @@ def test_hard_sigmoid_is_the_papers():
 def test_finished_runs_are_reused_and_a_changed_config_reruns(tmp_path):
     calls = []
 
-    def fake(arm, seed, *, steps):
+    def fake(arm, seed, *, steps, checkpoint):
         calls.append((arm, seed, steps))
         return {"arm": arm, "seed": seed, "final_mse": 0.1 * steps}
 

@@ -371,17 +371,17 @@ def test_closure_is_evaluated_once_before_activation():
     assert loss.item() > 0 and model[0].weight.grad.abs().max() <= 0.3 * math.pi / 2
 
 
-def test_train_classifier_accepts_the_wrapper():
+def test_train_accepts_the_wrapper():
     from actlab.data import load_dataset
-    from actlab.training import train_classifier
+    from actlab.training import TrainConfig, train
 
     data = load_dataset("digits")
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
-    result = train_classifier(
+    result = train(
         model,
         data,
-        epochs=3,
+        TrainConfig(epochs=3),
         optimizer=lambda ps: GradientActivation(torch.optim.SGD(ps, lr=0.05, momentum=0.9), "atan"),
     )
     assert result.final_acc > 0.8  # chance is 0.1

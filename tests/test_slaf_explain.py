@@ -12,6 +12,7 @@ import actlab
 from actlab.cli.main import app
 from actlab.harness.models import MLP
 from actlab.slaf.activation import SLAF, slaf_prefixes
+from actlab.training import TrainConfig
 
 runner = CliRunner()
 
@@ -73,8 +74,7 @@ def test_experiment_writes_report_results_plots_and_a_plottable_state_dict(tmp_p
 
     assert get_experiment("slaf").run is exp.run
     monkeypatch.setattr(exp, "VARIANTS", {k: exp.VARIANTS[k] for k in ("relu", "slaf(4, per-channel)")})
-    train = exp.train_classifier
-    monkeypatch.setattr(exp, "train_classifier", lambda *a, **k: train(*a, **{**k, "epochs": 1}))
+    monkeypatch.setattr(exp, "TrainConfig", lambda **k: TrainConfig(**{**k, "epochs": 1}))
     results = exp.run(tmp_path, seeds=2)
     assert {p.name for p in tmp_path.iterdir()} >= {
         "report.md",

@@ -21,7 +21,7 @@ from actlab.slaf.training import (
     learned_polynomials,
     optimizer_factory,
 )
-from actlab.training import train_classifier
+from actlab.training import TrainConfig, train
 
 
 @pytest.fixture(autouse=True)
@@ -83,7 +83,7 @@ def test_optimizer_factory_puts_coefficients_in_their_own_group_even_when_frozen
         optimizer_factory(model, coef_lr=0)
 
 
-def test_stages_freeze_then_unfreeze_coefficients_in_train_classifier():
+def test_stages_freeze_then_unfreeze_coefficients_in_train():
     data = load_dataset("digits")
     model = MLP(64, 10, act="slaf(degree=3)", hidden=(16,))
     stages = CoefficientStages(coefficients_from=3, weights_until=3)
@@ -93,8 +93,12 @@ def test_stages_freeze_then_unfreeze_coefficients_in_train_classifier():
         (m.net[2].coefficients.detach().clone(), m.net[1].weight.detach().clone())
     )
     init = (model.net[2].coefficients.detach().clone(), model.net[1].weight.detach().clone())
-    train_classifier(
-        model, data, epochs=4, batch_size=256, optimizer=optimizer_factory(model), callbacks=[record, stages]
+    train(
+        model,
+        data,
+        TrainConfig(epochs=4, batch_size=256),
+        optimizer=optimizer_factory(model),
+        callbacks=[record, stages],
     )
     coefs = [init[0]] + [s[0] for s in snapshots]
     weights = [init[1]] + [s[1] for s in snapshots]

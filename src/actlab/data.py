@@ -15,17 +15,25 @@ import torch
 
 from actlab.core.validation import check_choice
 
-__all__ = ["DATASETS", "Dataset", "load_dataset"]
+__all__ = ["DATASETS", "Dataset", "load_dataset", "standardise"]
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """A classification split as float32/int64 tensors, features standardised on the train set.
+    """A train/test split as tensors, and what its targets are.
+
+    The bundled sets are classification splits (float32 features standardised on the train set,
+    int64 labels); the harness tasks add regression and sequence targets.
 
     Attributes:
         name: data set name.
         x_train, y_train, x_test, y_test: tensors; ``x`` is ``(N, *input_shape)``.
-        num_classes: number of classes.
+        num_classes: number of classes (1 for regression).
+        objective: ``classify`` (cross-entropy; accuracy) or ``regress`` (MSE; the accuracy is the
+            fraction of predictions within ``tolerance`` of the target).
+        out_steps: ``None`` for one target per sample; ``k`` when the target is the last ``k``
+            time steps (``y`` is ``(N, k)``), as in the copy task.
+        tolerance: regression hit threshold.
     """
 
     name: str
@@ -34,13 +42,17 @@ class Dataset:
     x_test: torch.Tensor
     y_test: torch.Tensor
     num_classes: int
+    objective: str = "classify"
+    out_steps: int | None = None
+    tolerance: float = 0.04
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.x_train.shape[1:])
 
 
-def _standardise(x_train: np.ndarray, x_test: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+def standardise(x_train: np.ndarray, x_test: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both splits scaled by the train split's scalar mean and std, as float32 tensors."""
     mean, std = x_train.mean(), x_train.std() + 1e-8
     return (
         torch.as_tensor((x_train - mean) / std, dtype=torch.float32),
@@ -52,7 +64,7 @@ def _mnist1d() -> Dataset:
     from mnist1d.data import get_dataset_args, make_dataset
 
     raw = make_dataset(get_dataset_args())  # never get_dataset(download=True): it hits the network
-    x_tr, x_te = _standardise(raw["x"], raw["x_test"])
+    x_tr, x_te = standardise(raw["x"], raw["x_test"])
     return Dataset(
         "mnist1d",
         x_tr,
@@ -77,7 +89,7 @@ def _sklearn(name: str) -> Dataset:
     x_tr, x_te, y_tr, y_te = train_test_split(
         bunch.data.astype(np.float64), bunch.target, test_size=0.25, random_state=0, stratify=bunch.target
     )
-    x_tr_t, x_te_t = _standardise(x_tr, x_te)
+    x_tr_t, x_te_t = standardise(x_tr, x_te)
     return Dataset(
         name,
         x_tr_t,

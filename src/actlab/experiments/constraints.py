@@ -21,11 +21,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from actlab.constraints import ConstrainedVAE, checkerboard_constraints, max_violation, project
 from actlab.core.io import atomic_write_json, atomic_write_text, save_figure
-from actlab.data import load_dataset
+from actlab.data import Dataset, load_dataset
 from actlab.experiments import Experiment, register_experiment
+from actlab.training import TrainConfig, train
 
 PAPER = (
     "Frerix, Nießner, Cremers, Homogeneous Linear Inequality Constraints for Neural Network Activations, "
@@ -51,21 +53,19 @@ def _feasible_digits() -> tuple[torch.Tensor, torch.Tensor, np.ndarray, float]:
     return x_tr, x_te, A, raw_ok
 
 
-def _train(model: ConstrainedVAE, x: torch.Tensor, epochs: int, seed: int) -> list[float]:
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    curve = []
-    model.train()
-    for _ in range(epochs):
-        total = 0.0
-        for idx in torch.randperm(len(x), generator=gen).split(64):
-            rec, kl = model.loss(x[idx])
-            opt.zero_grad()
-            (rec + kl).backward()
-            opt.step()
-            total += float((rec + kl).detach()) * len(idx)
-        curve.append(total / len(x))
-    return curve
+def _elbo(model: nn.Module, x: torch.Tensor, _y: torch.Tensor) -> torch.Tensor:
+    rec, kl = model.loss(x)
+    return rec + kl
+
+
+def _train(
+    model: ConstrainedVAE, x_tr: torch.Tensor, x_te: torch.Tensor, epochs: int, seed: int, checkpoint: Path
+) -> list[float]:
+    """Train with `actlab.training.train` (checkpointed: a rerun into the same folder resumes); the loss curve."""
+    data = Dataset("digits-feasible", x_tr, torch.zeros(len(x_tr)), x_te, torch.zeros(len(x_te)), 1)
+    config = TrainConfig(epochs=epochs, batch_size=64, seed=seed)
+    result = train(model, data, config, objective=_elbo, checkpoint=checkpoint)
+    return [h["train_loss"] for h in result.history]
 
 
 def _evaluate(
@@ -167,7 +167,9 @@ def run(out_dir: Path, *, full: bool = False, seeds: int = 3) -> dict[str, Any]:
         for label in ("constrained", "unconstrained"):
             torch.manual_seed(seed)
             model = ConstrainedVAE(64, A if label == "constrained" else None)
-            curves[label].append(_train(model, x_tr, epochs, seed))
+            curves[label].append(
+                _train(model, x_tr, x_te, epochs, seed, out_dir / "runs" / f"{label}-seed{seed}-e{epochs}.pt")
+            )
             res, samples, projected = _evaluate(model, x_te, A, seed, n_samples)
             per_seed[label].append(res)
             if seed == 0:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +25,10 @@ import torch
 from torch import nn
 
 from actlab.core.io import atomic_write_json, atomic_write_text, save_figure
-from actlab.data import load_dataset
+from actlab.data import Dataset, load_dataset
 from actlab.experiments import Experiment, register_experiment
 from actlab.gaf import GradientActivation
-from actlab.training import train_classifier
+from actlab.training import TrainConfig, train
 
 PAPER = "Chen, Jin, et al., Activated Gradients for Deep Neural Networks, IEEE TNNLS 2021 (arXiv 2107.04228)"
 CLAIM = (
@@ -67,20 +68,37 @@ def _rosenbrock():
 PROBLEMS = {"quadratic_cond1e3": _quadratic, "rosenbrock": _rosenbrock}
 
 
+class _Point(nn.Module):
+    """A point ``x`` in parameter space whose "loss" is ``f(x)``: a toy problem as a model for `train`."""
+
+    def __init__(self, f: Callable[[torch.Tensor], torch.Tensor], x0: torch.Tensor) -> None:
+        super().__init__()
+        self.f = f
+        self.x = nn.Parameter(x0.clone())
+
+    def forward(self, _batch: torch.Tensor) -> torch.Tensor:
+        return self.f(self.x)
+
+
+#: The toy problems have no data: one dummy sample, so `train` steps ``f`` full-batch.
+_NO_DATA = Dataset("none", torch.zeros(1, 1), torch.zeros(1), torch.zeros(1, 1), torch.zeros(1), 1)
+
+
 def _optimise(f, x0: torch.Tensor, kind: str, lr: float, gaf: bool, steps: int) -> np.ndarray:
-    x = x0.clone().requires_grad_(True)
-    opt = _make(kind, [x], lr, gaf)
-    losses = np.empty(steps + 1)
-    for t in range(steps):
-        opt.zero_grad()
-        loss = f(x)
-        losses[t] = loss.item()
-        if not math.isfinite(losses[t]):
-            losses[t:] = np.inf
-            return losses
-        loss.backward()
-        opt.step()
-    losses[steps] = f(x).item()
+    """``f`` at each of ``steps + 1`` iterates (inf from the first non-finite one on)."""
+    seen: list[float] = []
+
+    def loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        value = model(x)
+        seen.append(value.item())
+        return value
+
+    config = TrainConfig(epochs=1, batch_size=1, steps_per_epoch=steps, stop_nonfinite=True)
+    result = train(_Point(f, x0), _NO_DATA, config, objective=loss, optimizer=lambda ps: _make(kind, ps, lr, gaf))
+    losses = np.full(steps + 1, np.inf)
+    # ``seen``: the loss before each step, then the test evaluation of the last iterate.
+    finite = seen[:-2] if result.diverged else seen
+    losses[: len(finite)] = finite
     return losses
 
 
@@ -137,11 +155,10 @@ def run_classifiers(*, datasets: list[str], epochs: int, seeds: int) -> dict[str
                 for seed in range(seeds):
                     torch.manual_seed(seed)
                     model = _mlp(data.input_shape[0], data.num_classes)
-                    res = train_classifier(
+                    res = train(
                         model,
                         data,
-                        epochs=epochs,
-                        seed=seed,
+                        TrainConfig(epochs=epochs, seed=seed),
                         optimizer=lambda ps, k=kind, g=gaf: _make(k, ps, lrs[k], g),
                     )
                     runs.append(res.history)

@@ -16,12 +16,13 @@ Two tasks, every arm over ``seeds`` seeds (mean ± std reported):
 Run: ``run_experiment("noisy", "runs/noisy")`` (default: minutes on 2 cores); ``full=True`` trains
 longer on longer sequences (50 minutes on one core). Each finished (task, arm, seed) run is
 written to ``<out>/runs/`` with its configuration; running the experiment into the same folder
-again reuses the finished runs whose configuration matches, so an interrupted run loses at most
-the run in progress. Delete ``runs/`` to recompute.
+again reuses the finished runs whose configuration matches, and the run in progress resumes from
+its last epoch's checkpoint (`actlab.training.train`). Delete ``runs/`` to recompute.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -42,7 +43,7 @@ from actlab.harness.tasks import make_adding
 from actlab.noisy.annealing import LinearNoiseAnnealing, noisy_modules
 from actlab.noisy.output import PAPER
 from actlab.noisy.recurrent import LSTM
-from actlab.training import train_classifier
+from actlab.training import TrainConfig, train
 
 __all__ = ["run"]
 
@@ -105,13 +106,16 @@ def _saturated_fraction(model: nn.Sequential, x: torch.Tensor) -> float:
     return counts[0] / counts[1]
 
 
-def _run_mlp(arm: str, seed: int, *, epochs: int, depth: int, width: int, gain: float) -> dict[str, Any]:
+def _run_mlp(
+    arm: str, seed: int, *, epochs: int, depth: int, width: int, gain: float, checkpoint: Path | None = None
+) -> dict[str, Any]:
     data = load_dataset("mnist1d")
     torch.manual_seed(seed)
     model = _mlp(MLP_ARMS[arm], depth, width, gain)
     sat0 = _saturated_fraction(model, data.x_test)
-    steps = epochs * math.ceil(len(data.x_train) / 128)
-    step_callbacks = []
+    config = TrainConfig(epochs=epochs, seed=seed, optim="sgd", lr=0.05, momentum=0.9)
+    steps = epochs * math.ceil(len(data.x_train) / config.batch_size)
+    sched = None
     if noisy_modules(model):
         if arm.startswith("leak only"):
             sched = LinearNoiseAnnealing(model, start=0.0, end=0.0, total_steps=1)
@@ -119,16 +123,8 @@ def _run_mlp(arm: str, seed: int, *, epochs: int, depth: int, width: int, gain: 
             # Noise x10 at first (c = 5 for hard-tanh), annealed linearly to the default c over the
             # first 80 % of training, then held.
             sched = LinearNoiseAnnealing(model, start=10.0, end=1.0, total_steps=int(0.8 * steps))
-        step_callbacks.append(lambda m: sched.step())
     start = time.perf_counter()
-    result = train_classifier(
-        model,
-        data,
-        epochs=epochs,
-        seed=seed,
-        step_callbacks=step_callbacks,
-        optimizer=lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9),
-    )
+    result = train(model, data, config, annealer=sched, anneal_every="step", checkpoint=checkpoint)
     return {
         "arm": arm,
         "seed": seed,
@@ -142,36 +138,35 @@ def _run_mlp(arm: str, seed: int, *, epochs: int, depth: int, width: int, gain: 
     }
 
 
-def _run_lstm(arm: str, seed: int, *, length: int, steps: int, hidden: int, batch: int) -> dict[str, Any]:
+class _AddingNet(nn.Module):
+    """LSTM then a linear read-out of the last step: one regression output per sequence."""
+
+    def __init__(self, lstm: nn.Module, hidden: int) -> None:
+        super().__init__()
+        self.lstm = lstm
+        self.head = nn.Linear(hidden, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.lstm(x)[0][:, -1]).squeeze(-1)
+
+
+def _run_lstm(
+    arm: str, seed: int, *, length: int, steps: int, hidden: int, batch: int, checkpoint: Path | None = None
+) -> dict[str, Any]:
     data = make_adding(length=length, n_train=4000, n_test=1000, seed=seed).data
     torch.manual_seed(seed)
-    lstm = LSTM(2, hidden, gate_act=LSTM_ARMS[arm], cell_act="tanh", batch_first=True)
-    head = nn.Linear(hidden, 1)
-    model = nn.ModuleDict({"lstm": lstm, "head": head})
+    model = _AddingNet(LSTM(2, hidden, gate_act=LSTM_ARMS[arm], cell_act="tanh", batch_first=True), hidden)
     sched = None
     if noisy_modules(model):
         sched = LinearNoiseAnnealing(model, start=10.0, end=1.0, total_steps=int(0.8 * steps))
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    gen = torch.Generator().manual_seed(seed)
-
-    def predict(x: torch.Tensor) -> torch.Tensor:
-        return head(lstm(x)[0][:, -1]).squeeze(-1)
-
-    curve, start = [], time.perf_counter()
-    for step in range(1, steps + 1):
-        model.train()
-        idx = torch.randint(len(data.x_train), (batch,), generator=gen)
-        loss = nn.functional.mse_loss(predict(data.x_train[idx]), data.y_train[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        if sched is not None:
-            sched.step()
-        if step % max(1, steps // 20) == 0 or step == steps:
-            model.eval()
-            with torch.no_grad():
-                curve.append((step, nn.functional.mse_loss(predict(data.x_test), data.y_test).item()))
+    # Step-based: batches drawn with replacement, the test MSE taken 20 times along the way.
+    every = max(1, steps // 20)
+    config = TrainConfig(
+        epochs=steps // every, steps_per_epoch=every, batch_size=batch, lr=1e-2, grad_clip=1.0, seed=seed
+    )
+    start = time.perf_counter()
+    result = train(model, data, config, annealer=sched, anneal_every="step", checkpoint=checkpoint)
+    curve = [(h["epoch"] * every, h["test_loss"]) for h in result.history]
     return {
         "arm": arm,
         "seed": seed,
@@ -186,7 +181,11 @@ def _run_lstm(arm: str, seed: int, *, length: int, steps: int, hidden: int, batc
 def _resumable(
     out_dir: Path, task: str, arm: str, seed: int, cfg: dict[str, Any], fn: Callable[..., dict[str, Any]]
 ) -> dict[str, Any]:
-    """``fn(arm, seed, **cfg)``, or its saved result from an earlier run with the same configuration."""
+    """``fn(arm, seed, checkpoint=..., **cfg)``, or its saved result from an earlier run with the same configuration.
+
+    A run in progress checkpoints every epoch to a file named by its configuration, so an
+    interrupted run resumes where it stopped and a changed one starts afresh.
+    """
     slug = re.sub(r"[^a-z0-9]+", "-", arm.lower()).strip("-")
     path = out_dir / "runs" / f"{task}-{slug}-seed{seed}.json"
     key = {"task": task, "arm": arm, "seed": seed, "config": cfg}
@@ -194,8 +193,11 @@ def _resumable(
         saved = json.loads(path.read_text())
         if saved.get("key") == key:
             return saved["result"]
-    result = fn(arm, seed, **cfg)
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    checkpoint = path.with_name(f"{path.stem}-{digest}.pt")
+    result = fn(arm, seed, checkpoint=checkpoint, **cfg)
     atomic_write_json(path, {"key": key, "result": result})
+    checkpoint.unlink(missing_ok=True)
     return result
 
 

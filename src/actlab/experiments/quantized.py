@@ -29,7 +29,7 @@ from actlab.data import load_dataset
 from actlab.experiments import Experiment, register_experiment
 from actlab.quantized.activation import Binary, Quantize
 from actlab.quantized.mean_field import correlation_map, depth_exponent, init_quantized_, mean_field_init
-from actlab.training import train_classifier
+from actlab.training import TrainConfig, train
 
 __all__ = ["run"]
 
@@ -78,7 +78,7 @@ def _part_a(data, seeds: int, epochs: int, width: int, batch_size: int) -> dict[
         accs, curves = [], []
         for seed in range(seeds):
             torch.manual_seed(seed)
-            result = train_classifier(_ste_mlp(act, width), data, epochs=epochs, seed=seed, batch_size=batch_size)
+            result = train(_ste_mlp(act, width), data, TrainConfig(epochs=epochs, seed=seed, batch_size=batch_size))
             accs.append(result.final_acc)
             curves.append([h["train_loss"] for h in result.history])
         out[label] = {"test_acc": _mean_std(accs), "accs": accs, "train_loss": np.mean(curves, 0).tolist()}
@@ -98,7 +98,7 @@ def _part_b(
                 torch.manual_seed(seed)
                 model = _deep_mlp(levels, depth, width)
                 init_quantized_(model, levels, generator=torch.Generator().manual_seed(seed))
-                accs.append(train_classifier(model, data, epochs=epochs, seed=seed, batch_size=batch_size).final_acc)
+                accs.append(train(model, data, TrainConfig(epochs=epochs, seed=seed, batch_size=batch_size)).final_acc)
             rows.append({"depth": depth, "test_acc": _mean_std(accs), "accs": accs})
         out[str(levels)] = {"prediction": pred.to_dict(), "rows": rows}
     return out

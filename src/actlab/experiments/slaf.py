@@ -22,7 +22,7 @@ from actlab.experiments import Experiment, register_experiment
 from actlab.harness.models import MLP
 from actlab.slaf.activation import SLAF
 from actlab.slaf.training import CoefficientL1, activation_parameters, cycle_activations, learned_polynomials
-from actlab.training import train_classifier
+from actlab.training import TrainConfig, train
 
 PAPER = "Goyal, Goyal, Lall, 'Learning activation functions: a new paradigm for understanding neural networks', 2019, arXiv:1906.09529"
 CLAIM = (
@@ -162,13 +162,10 @@ def run(out_dir: Path, *, full: bool = False, seeds: int = 3) -> dict[str, Any]:
                 for seed in range(seeds):
                     torch.manual_seed(seed)
                     model = _build(variant, data)
-                    res = train_classifier(
+                    res = train(
                         model,
                         data,
-                        epochs=epochs[ds],
-                        batch_size=128,
-                        seed=seed,
-                        optimizer=lambda p: torch.optim.Adam(p, lr=2e-3),
+                        TrainConfig(epochs=epochs[ds], batch_size=128, seed=seed, lr=2e-3),
                         regularizer=CoefficientL1(1e-4) if l1 else None,
                     )
                     losses = [h["train_loss"] for h in res.history]

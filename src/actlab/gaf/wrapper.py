@@ -113,7 +113,7 @@ class GradientActivation(torch.optim.Optimizer):
     SGD with momentum ``d`` is the momentum buffer, which is the official ``SGD_atanMom`` (the
     buffer itself is left unactivated, as there).
 
-    The wrapper is an `Optimizer` (LR schedulers, `GradScaler`, `train_classifier` accept it)
+    The wrapper is an `Optimizer` (LR schedulers, `GradScaler`, `train` accept it)
     whose ``param_groups`` and ``state`` *are* the inner optimizer's. Per-group settings are the
     group keys ``gaf_fn``, ``gaf_alpha``, ``gaf_beta`` (filled from the constructor where a group
     lacks them, saved by ``state_dict``).

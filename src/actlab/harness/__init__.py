@@ -18,7 +18,7 @@ from actlab.harness.compare import (
 )
 from actlab.harness.models import MODELS as MODELS, build_model as build_model
 from actlab.harness.tasks import TASKS as TASKS, Task as Task, load_task as load_task
-from actlab.harness.trainer import RunResult as RunResult, TrainConfig as TrainConfig, train as train
+from actlab.training import RunResult as RunResult, TrainConfig as TrainConfig, train as train
 
 __all__ = [
     "MODELS",

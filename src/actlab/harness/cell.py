@@ -23,7 +23,7 @@ from actlab.core.registry import activation_modules, create
 from actlab.core.validation import fail
 from actlab.harness.models import build_model
 from actlab.harness.tasks import Task, load_task
-from actlab.harness.trainer import TrainConfig, train
+from actlab.training import TrainConfig, train
 
 __all__ = ["CellSpec", "cell_dir", "finished_record", "load_cell_task", "train_cell"]
 
@@ -137,7 +137,7 @@ def train_cell(
     model = build_model(cell.model, task, cell.act)
     result = train(
         model,
-        task,
+        task.data,
         cell.config,
         checkpoint=Path(cell.dir) / "checkpoint.pt",
         callbacks=callbacks,

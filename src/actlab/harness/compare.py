@@ -27,7 +27,7 @@ from actlab.harness.distributed import run_distributed
 from actlab.harness.models import build_model
 from actlab.harness.report import CompareResult, write_report
 from actlab.harness.tasks import Task
-from actlab.harness.trainer import TrainConfig, load_checkpoint
+from actlab.training import TrainConfig, load_checkpoint
 
 __all__ = ["CellSpec", "CompareResult", "cell_dir", "compare", "run_cell", "split_specs"]
 
@@ -171,7 +171,9 @@ def compare(
     for cell in cells:  # a folder from another grid: refuse before training anything
         done, ckpt = Path(cell.dir) / "result.json", Path(cell.dir) / "checkpoint.pt"
         if (done.exists() and json.loads(done.read_text())["cell"] != cell.identity()) or (
-            not done.exists() and ckpt.exists() and load_checkpoint(ckpt)["config"] != cell.config.to_dict()
+            not done.exists()
+            and ckpt.exists()
+            and load_checkpoint(ckpt).get("run", {}).get("config") != cell.config.to_dict()
         ):
             fail("compare", "out_dir", "a new folder or one from the same grid (task, model, data, config)", str(out))
     atomic_write_json(

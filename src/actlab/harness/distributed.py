@@ -3,7 +3,7 @@
 `run_distributed` writes the cell's spec to JSON and starts
 ``python -m torch.distributed.run --standalone --nproc_per_node=N -m actlab.harness.distributed SPEC``;
 each rank joins the process group (gloo on CPU, nccl on GPU), trains its shard of every global
-batch (`actlab.harness.trainer.train`) and rank 0 writes the checkpoint and the result. Several
+batch (`actlab.training.train`) and rank 0 writes the checkpoint and the result. Several
 machines: see docs/harness.md (torchrun's ``--nnodes``/``--rdzv-endpoint`` flags, same module).
 """
 

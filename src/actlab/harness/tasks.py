@@ -1,8 +1,7 @@
 """Benchmark tasks that run offline: bundled data, synthetic sequences, and data from disk.
 
-A `Task` is a `Dataset` plus what a trainer and a model builder need to know about it: the
-objective (classification or regression), how many outputs per sample, and a sensible default
-model. Every loader validates its inputs (paths, array keys, shapes) before returning, so a bad
+A `Task` is a named `Dataset` (whose objective, classification or regression, and outputs per
+sample tell the trainer what to minimise) plus a sensible default model. Every loader validates its inputs (paths, array keys, shapes) before returning, so a bad
 task fails before any training starts.
 """
 
@@ -16,7 +15,7 @@ import numpy as np
 import torch
 
 from actlab.core.validation import check_choice, check_int, fail
-from actlab.data import Dataset, load_dataset
+from actlab.data import Dataset, load_dataset, standardise
 
 __all__ = ["TASKS", "Task", "load_task", "make_adding", "make_copy"]
 
@@ -26,25 +25,30 @@ _PATH_TASKS = ("npz", "folder")
 
 @dataclass(frozen=True)
 class Task:
-    """A benchmark task.
+    """A benchmark task: a `Dataset` (which says what its targets are) and the model to use by default.
 
     Attributes:
         name: task name (``mnist1d``, ``digits``, ``adding``, ``copy``, ``npz``, ``folder``).
-        data: the split; ``x`` is ``(N, *input_shape)``.
-        objective: ``classify`` (cross-entropy; accuracy) or ``regress`` (MSE; the accuracy
-            column is the fraction of predictions within ``tolerance`` of the target).
-        out_steps: ``None`` for one prediction per sample; ``k`` when the target is the last
-            ``k`` time steps (``y`` is ``(N, k)``), as in the copy task.
+        data: the split; ``x`` is ``(N, *input_shape)``; its ``objective``, ``out_steps`` and
+            ``tolerance`` tell the trainer what to minimise and count.
         default_model: the model `build_model` uses when none is named.
-        tolerance: regression hit threshold.
     """
 
     name: str
     data: Dataset
-    objective: str = "classify"
-    out_steps: int | None = None
     default_model: str = "mlp"
-    tolerance: float = 0.04
+
+    @property
+    def objective(self) -> str:
+        return self.data.objective
+
+    @property
+    def out_steps(self) -> int | None:
+        return self.data.out_steps
+
+    @property
+    def tolerance(self) -> float:
+        return self.data.tolerance
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -82,7 +86,8 @@ def make_adding(length: int = 50, n_train: int = 4000, n_test: int = 1000, seed:
 
     x_tr, y_tr = split(n_train)
     x_te, y_te = split(n_test)
-    return Task("adding", Dataset("adding", x_tr, y_tr, x_te, y_te, 1), objective="regress", default_model="rnn")
+    data = Dataset("adding", x_tr, y_tr, x_te, y_te, 1, objective="regress")
+    return Task("adding", data, default_model="rnn")
 
 
 def make_copy(
@@ -110,15 +115,7 @@ def make_copy(
 
     x_tr, y_tr = split(n_train)
     x_te, y_te = split(n_test)
-    return Task("copy", Dataset("copy", x_tr, y_tr, x_te, y_te, symbols), out_steps=n_copy, default_model="rnn")
-
-
-def _standardise(x_tr: np.ndarray, x_te: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    mean, std = x_tr.mean(), x_tr.std() + 1e-8
-    return (
-        torch.as_tensor((x_tr - mean) / std, dtype=torch.float32),
-        torch.as_tensor((x_te - mean) / std, dtype=torch.float32),
-    )
+    return Task("copy", Dataset("copy", x_tr, y_tr, x_te, y_te, symbols, out_steps=n_copy), default_model="rnn")
 
 
 def _labels(owner: str, name: str, y: np.ndarray, n: int) -> np.ndarray:
@@ -160,7 +157,7 @@ def load_npz(path: str | os.PathLike[str]) -> Task:
     y_te = _labels("load_task", "y_test", arrays["y_test"], len(x_te))
     if x_tr.ndim == 4 and x_tr.shape[-1] in (1, 3, 4) and x_tr.shape[1] not in (1, 3, 4):
         x_tr, x_te = np.moveaxis(x_tr, -1, 1), np.moveaxis(x_te, -1, 1)
-    xt, xe = _standardise(x_tr.astype(np.float64), x_te.astype(np.float64))
+    xt, xe = standardise(x_tr.astype(np.float64), x_te.astype(np.float64))
     classes = int(max(y_tr.max(initial=0), y_te.max(initial=0))) + 1
     data = Dataset(path.stem, xt, torch.as_tensor(y_tr), xe, torch.as_tensor(y_te), classes)
     return Task("npz", data, default_model="cnn2d" if xt.ndim >= 3 else "mlp")
@@ -212,7 +209,7 @@ def load_folder(path: str | os.PathLike[str]) -> Task:
     x_tr, x_te = stack(splits["train"][1]), stack(splits["test"][1])
     if x_te.shape[1:] != x_tr.shape[1:]:
         fail("load_task", "path", f"test images of size {x_tr.shape[1:]}", x_te.shape[1:])
-    xt, xe = _standardise(x_tr, x_te)
+    xt, xe = standardise(x_tr, x_te)
     data = Dataset(root.name, xt, torch.tensor(splits["train"][2]), xe, torch.tensor(splits["test"][2]), len(classes))
     return Task("folder", data, default_model="cnn2d")
 

@@ -17,7 +17,7 @@ from torch import nn
 from actlab.core.registry import create
 from actlab.data import load_dataset
 from actlab.inspect.monitors import Monitor
-from actlab.training import train_classifier
+from actlab.training import TrainConfig, train
 
 __all__ = ["bench_monitor_overhead"]
 
@@ -49,7 +49,7 @@ def bench_monitor_overhead(act: str = "relu", repeats: int = 7) -> dict[str, lis
         "on_every10": lambda: Monitor(net, every=10).attach(),
     }
     times: dict[str, list[float]] = {k: [] for k in configs}
-    train_classifier(net, data, epochs=1)  # warm-up
+    train(net, data, TrainConfig(epochs=1))  # warm-up
     names = list(configs)
     for rep in range(repeats):
         # Rotate the order each repeat so no configuration always runs first or last.
@@ -58,7 +58,7 @@ def bench_monitor_overhead(act: str = "relu", repeats: int = 7) -> dict[str, lis
             mon = make()
             if name in ("none", "off"):
                 assert not any(m._forward_hooks for m in net.modules())  # truly hook-free
-            record = train_classifier(net, data, epochs=1).history[-1]
+            record = train(net, data, TrainConfig(epochs=1)).history[-1]
             if mon is not None:
                 mon.detach()
             times[name].append(record["seconds"])

@@ -19,7 +19,7 @@ from actlab.inspect.monitors import Monitor
 from actlab.inspect.plots import inspect_run, plot_plane_regions
 from actlab.inspect.regions import regions_in_plane, regions_on_segment
 from actlab.swap import swap
-from actlab.training import train_classifier
+from actlab.training import TrainConfig, train
 
 __all__ = ["make_demo"]
 
@@ -39,14 +39,14 @@ def make_demo(out_dir: str | Path, *, epochs: int = 10, act: str = "terelu") -> 
     atomic_write(out / "model_initial.pt", lambda p: torch.save(net.state_dict(), p))
     mon = Monitor(net)
     with mon:
-        train_classifier(net, data, epochs=epochs, callbacks=[mon.logger(out / "monitor.csv")])
+        train(net, data, TrainConfig(epochs=epochs), callbacks=[mon.logger(out / "monitor.csv")])
     atomic_write(out / "model_final.pt", lambda p: torch.save(net.state_dict(), p))
     atomic_write_json(out / "config.json", {"model": "mlp-40-64x3-10", "act": act, "dataset": "mnist1d"})
     written = inspect_run(out).written
 
     torch.manual_seed(0)
     relu_net = _mlp()
-    train_classifier(relu_net, data, epochs=epochs)
+    train(relu_net, data, TrainConfig(epochs=epochs))
     x0 = data.x_test[0]
     plane = regions_in_plane(relu_net, x0, extent=2.0)
     line = regions_on_segment(relu_net, x0, data.x_test[1])

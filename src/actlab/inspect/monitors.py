@@ -17,7 +17,7 @@ Per layer and per aggregation period (an epoch, typically):
   the activation's output (the signal that flows back through the layer).
 
 `Monitor.logger` gives a ``(epoch, model, record)`` callback for
-`actlab.training.train_classifier` that writes one row per layer to a CSV file (rewritten
+`actlab.training.train` that writes one row per layer to a CSV file (rewritten
 atomically each epoch) and/or TensorBoard, then resets the sums.
 """
 
@@ -105,7 +105,7 @@ class Monitor:
             activation (except `nn.Identity`), a list of qualified names, or a predicate
             ``(qualname, module) -> bool``.
         train_only: record only forward passes in training mode, so an evaluation pass (e.g.
-            the test-set evaluation in `train_classifier`) does not mix in. Default: ``True``.
+            the test-set evaluation in `train`) does not mix in. Default: ``True``.
         every: record one forward/backward pass in ``every`` (bounds the cost when attached).
             Default: 1.
         derivative_threshold: ``|f'| <`` this counts as saturated for activations without a

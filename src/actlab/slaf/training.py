@@ -1,4 +1,4 @@
-"""Training-routine pieces for learnable activations, usable with `actlab.training.train_classifier`.
+"""Training-routine pieces for learnable activations, usable with `actlab.training.train`.
 
 The SLAF paper's routines (PAPERS.md, section 2) as small composable parts rather than a
 trainer: a coefficient parameter group with its own learning rate and weight decay
@@ -67,7 +67,7 @@ def optimizer_factory(
     coef_weight_decay: float = 0.0,
     **kwargs: object,
 ) -> Callable[[list[nn.Parameter]], torch.optim.Optimizer]:
-    """An ``optimizer=`` for `train_classifier` with the activation coefficients in their own group.
+    """An ``optimizer=`` for `train` with the activation coefficients in their own group.
 
     Args:
         model: the model whose activation parameters form the second group.
@@ -77,7 +77,7 @@ def optimizer_factory(
         **kwargs: passed to ``optimizer``.
 
     The coefficient group holds all of ``model``'s activation parameters, even those frozen when
-    the optimizer is built (``train_classifier`` hands over only trainable ones), so
+    the optimizer is built (``train`` hands over only trainable ones), so
     `CoefficientStages` can unfreeze them later; frozen parameters get no gradient and are skipped.
     """
     check_bound("optimizer_factory", "lr", lr, ">", 0)
@@ -100,7 +100,7 @@ def optimizer_factory(
 class CoefficientStages:
     """Epoch callback that freezes and unfreezes activation coefficients and the other weights.
 
-    Epochs count from 1. ``train_classifier`` calls callbacks *after* each epoch, so the callback
+    Epochs count from 1. ``train`` calls callbacks *after* each epoch, so the callback
     sets up epoch ``epoch + 1``; call ``apply(model, epoch=1)`` once before training.
 
     Attributes:
@@ -131,7 +131,7 @@ class CoefficientStages:
 
 @dataclass
 class CoefficientL1:
-    r"""``regularizer=`` for `train_classifier`: :math:`\lambda \sum |a_k|` over activation coefficients.
+    r"""``regularizer=`` for `train`: :math:`\lambda \sum |a_k|` over activation coefficients.
 
     The authors' code penalises the SLAF coefficients with :math:`\lambda = 10^{-4}`; the
     constant term :math:`a_0` (their separate bias) is left out unless ``include_bias``. Other
