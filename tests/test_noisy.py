@@ -305,8 +305,8 @@ def test_double_backward_in_training_is_refused_and_works_in_eval(name):
 
 @pytest.mark.parametrize("name", ["noisy_hard_tanh", "noisy_input_sigmoid"])
 def test_torch_func_grad_in_eval_mode_equals_autograd(name):
-    # The Function skips Function.apply's argument binding outside torch.func transforms; inside
-    # one (here torch.func.grad) the regular path must still run.
+    # Eval mode runs the torch-op path's autograd.Function (forward + setup_context form), which
+    # torch.func transforms (here torch.func.grad) must be able to run.
     fn = UNITS[name][0]
     x = torch.linspace(-3, 3, 13, dtype=torch.float64)
     got = torch.func.grad(lambda v: fn(v, training=False, c=3.0, half_normal=True).sum())(x)

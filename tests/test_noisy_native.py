@@ -12,6 +12,7 @@ import pytest
 import torch
 from hypothesis import given, settings, strategies as st
 
+import actlab
 from actlab.core import native as _native
 from actlab.noisy import core as noisy_core, noise
 from actlab.noisy.core import (
@@ -206,6 +207,60 @@ def test_kernel_is_used_only_where_it_computes_the_same_function(monkeypatch):
     monkeypatch.setattr(noisy_core, "_NATIVE", False)
     assert _native_forward(x, p, c, KEY, *args) is None
     assert _native_backward(g, dydx, dydp, p, ()) is None
+
+
+def test_the_custom_ops_pass_opcheck():
+    """The C kernels as torch.library ops: schema, fake (meta) outputs, registered autograd and
+    AOT dispatch, as `torch.library.opcheck` checks them (small shapes, every slope count)."""
+    x, p = _inputs((2, 3, 70), (3, 1))
+    c = torch.tensor(2.0)
+    for slopes in (0, 1, 2):  # without slopes there is no backward: called without grad
+        xs, ps = (x.clone().requires_grad_(slopes > 0), p.clone().requires_grad_(slopes > 1))
+        args = (xs, ps, c, KEY, 1.15, "hard_tanh", "nan", False, slopes)
+        torch.library.opcheck(torch.ops.actlab.noisy_forward.default, args)
+    _, dydx, dydp = _native_forward(x, p, c, KEY, 1.15, "hard_sigmoid", "nani", True, 2)
+    g = torch.randn(x.shape, generator=torch.Generator().manual_seed(3))
+    torch.library.opcheck(torch.ops.actlab.noisy_backward.default, (g, dydx, dydp, p))
+    torch.library.opcheck(torch.ops.actlab.noisy_backward.default, (g, dydx, None, p))
+
+
+def test_compiled_training_takes_the_c_kernel_as_an_op_of_the_graph(monkeypatch):
+    """Under torch.compile(fullgraph=True), in training mode, the C kernel's op is a node of the
+    graph (the compiled model is not sent to the torch ops), it runs, and the outputs and both
+    gradients equal eager's (Inductor draws the key with ATen's generator here, as eager does)."""
+    kernel, calls = _native_kernel, []
+    monkeypatch.setattr(noisy_core, "_native_kernel", lambda: calls.append(1) or kernel())
+    graphs = []
+
+    def record(gm, example_inputs):
+        graphs.append(gm)
+        return gm.forward
+
+    m = actlab.create("noisy_hard_tanh(c=3.0, num_parameters=4)").train()
+    x0, _ = _inputs((32, 4, 16), ())
+    g = torch.randn(x0.shape, generator=torch.Generator().manual_seed(4))
+
+    def step(fn):
+        torch.manual_seed(0)
+        m.p.grad = None
+        x = x0.clone().requires_grad_()
+        y = fn(x)
+        y.backward(g)
+        return y.detach(), x.grad, m.p.grad.clone()
+
+    want = step(m)
+    assert len(calls) == 1  # eager: the C kernel
+    for backend in (record, "inductor"):
+        torch._dynamo.reset()
+        calls.clear()
+        with torch._inductor.config.patch(fallback_random=True):
+            got = step(torch.compile(m, fullgraph=True, backend=backend))
+        assert len(calls) == 1, backend
+        for w, v in zip(want, got):
+            torch.testing.assert_close(v, w, atol=1e-6, rtol=1e-6)
+    targets = {node.target for gm in graphs for node in gm.graph.nodes}
+    assert torch.ops.actlab.noisy_forward.default in targets
+    torch._dynamo.reset()
 
 
 def test_c_source_holds_no_copies_of_the_python_constants():

@@ -16,11 +16,18 @@ slope that stands in for the noise draw), never ``x``. Second derivatives throug
 training-mode unit are refused (the saved slopes are constants). In eval mode (deterministic)
 only ``x`` is saved and the slopes are recomputed in backward from differentiable ops, so double
 backward works there.
+
+Dispatch. The C kernels are the operators ``actlab::noisy_forward`` and ``actlab::noisy_backward``
+(`torch.library`, with fake implementations and the forward's autograd registered), so under
+`torch.compile` the kernel is one node of the graph rather than bypassed. Where the kernel does
+not apply (dtype, device, soft units, eval mode, no C compiler) the same function runs as fused
+torch ops inside `_NoisyFunction`, which Dynamo traces.
 """
 
 from __future__ import annotations
 
 import ctypes
+import functools
 import math
 
 import torch
@@ -192,6 +199,7 @@ _TANH_Q = (1.0, 0.461914710896255, 0.023487940500985852, 0.0002170315352655094)
 _TANH_CLAMP = 7.90531110763549805
 
 
+@functools.cache  # every call of the kernel looks the library up by its source, header included
 def _native_header() -> str:
     """The C kernel's numeric constants as ``#define`` lines, generated from their Python definition."""
 
@@ -254,32 +262,58 @@ def _native_kernel():
     return None if lib is None else lib.actlab_noisy_forward
 
 
-def _native_forward(
-    x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, alpha: float, unit: str, mode: str, half: bool, slopes: int
-) -> tuple[Tensor, ...] | None:
-    """The training forward of a hard unit by the C kernel, or None where it does not apply.
+@torch.compiler.assume_constant_result
+def _native_built() -> bool:
+    # Under torch.compile a constant of the trace (building the library is not traceable):
+    # the kernel is built once per process, so the answer cannot change under a compiled graph.
+    return _native_lib() is not None
+
+
+def _native_applies(x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, unit: str) -> bool:
+    """Whether the C kernel computes the training forward of ``unit`` on these arguments.
 
     It covers float32 CPU inputs with one ``c`` and any float32 ``p`` that broadcasts to the input
-    (one value, per channel, per element); everything else, code being traced and
-    a machine without a C compiler take `_forward`, the same function as torch ops.
+    (one value, per channel, per element); everything else and a machine without a C compiler
+    take `_forward`, the same function as torch ops.
     """
-    if (
-        key is None
-        or unit not in _NATIVE_UNITS
-        or x.dtype != torch.float32
-        or p.dtype != torch.float32
-        or x.device.type != "cpu"
-        or c.numel() != 1
-        or torch.compiler.is_compiling()
-    ):
-        return None
-    kernel = _native_kernel()
-    if kernel is None:
-        return None
+    return (
+        key is not None
+        and unit in _NATIVE_UNITS
+        and x.dtype == torch.float32
+        and p.dtype == torch.float32
+        and x.device.type == "cpu"
+        and c.numel() == 1
+        and _NATIVE
+        and _native_built()
+    )
+
+
+# The C kernels as torch.library operators: under torch.compile they are single nodes of the
+# graph (Inductor calls them; their fake implementations give it the output shapes), and their
+# autograd is registered with the op instead of wrapped around it. Every output is a fresh
+# contiguous tensor; slopes that are not asked for come back empty, so the schema is fixed.
+# Defined with Library.define + impl rather than the custom_op decorator: its kernel wrapper
+# (aliasing checks, a Dynamo-disable frame) cost ~16 us more per training step at 8192 elements.
+_LIB = torch.library.Library("actlab", "FRAGMENT")  # kept alive: dropping it drops the registrations
+_LIB.define(
+    "noisy_forward(Tensor x, Tensor p, Tensor c, Tensor key, float alpha, str unit, str mode, bool half, "
+    "int slopes) -> (Tensor, Tensor, Tensor)"
+)
+_LIB.define("noisy_backward(Tensor g, Tensor dydx, Tensor? dydp, Tensor p) -> (Tensor, Tensor)")
+
+
+def _noisy_forward_cpu(
+    x: Tensor, p: Tensor, c: Tensor, key: Tensor, alpha: float, unit: str, mode: str, half: bool, slopes: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``(y, dy/dx, dy/dp)`` of a hard unit's training forward by the C kernel (`_native_applies`)."""
     x = x.contiguous()
+    kernel = _native_kernel()
+    if kernel is None:  # the op called directly where the kernel cannot be built: same function
+        outs = [t.contiguous() for t in _forward(x, p, c, key, alpha, unit, mode, half, slopes)]
+        return (*outs, *(x.new_empty(0) for _ in range(2 - slopes)))  # type: ignore[return-value]
     rows, row_len, pmode, channels = _native_walk(p, x)
-    pbuf = _native_p_buffer(p, x, pmode)  # no graph: called with grad off
-    outs = [torch.empty_like(x) for _ in range(1 + slopes)]
+    pbuf = _native_p_buffer(p, x, pmode)  # below autograd: no graph
+    outs = [x.new_empty(x.shape) for _ in range(1 + slopes)]
     ptr = [t.data_ptr() for t in outs] + [None] * (2 - slopes)
     key_a, key_b = (int(k) & 0xFFFFFFFF for k in key.tolist())
     status = kernel(
@@ -302,13 +336,68 @@ def _native_forward(
     )
     if status != 0:
         raise RuntimeError(f"noisy activation: the C kernel rejected its arguments (status {status})")
-    return tuple(outs)
+    return (*outs, *(x.new_empty(0) for _ in range(2 - slopes)))  # type: ignore[return-value]
+
+
+@torch.library.register_fake("actlab::noisy_forward", lib=_LIB)
+def _(x, p, c, key, alpha, unit, mode, half, slopes):
+    return (*(x.new_empty(x.shape) for _ in range(1 + slopes)), *(x.new_empty(0) for _ in range(2 - slopes)))
+
+
+def _noisy_backward_cpu(g: Tensor, dydx: Tensor, dydp: Tensor | None, p: Tensor) -> tuple[Tensor, Tensor]:
+    """``(g * dy/dx, the p gradient)`` by the C backward; the p gradient is empty without ``dy/dp``."""
+    lib = _native_lib()
+    n = dydx.numel()
+    # without sums the walk only splits the work: one row
+    rows, row_len, pmode, channels = _native_walk(p, dydx) if dydp is not None else (1, n, 0, 1)
+    if lib is None or pmode == 2:  # the op called directly where the C backward does not apply
+        grad_x, grad_p = _grads(g, dydx, dydp, p, tuple(p.shape) if dydp is not None else None)
+        return grad_x.contiguous(), (grad_p if grad_p is not None else g.new_empty(0))
+    g = g.contiguous()
+    grad_x = dydx.new_empty(dydx.shape)
+    grad_p = p.new_empty(p.shape) if dydp is not None else g.new_empty(0)
+    status = lib.actlab_noisy_backward(
+        g.data_ptr(),
+        dydx.data_ptr(),
+        None if dydp is None else dydp.data_ptr(),
+        grad_x.data_ptr(),
+        None if dydp is None else grad_p.data_ptr(),
+        rows,
+        row_len,
+        pmode,
+        channels,
+        int(n >= _NATIVE_STREAM_MIN),
+        torch.get_num_threads(),
+    )
+    if status != 0:
+        raise RuntimeError(f"noisy activation: the C backward failed (status {status})")
+    return grad_x, grad_p
+
+
+@torch.library.register_fake("actlab::noisy_backward", lib=_LIB)
+def _(g, dydx, dydp, p):
+    return dydx.new_empty(dydx.shape), (p.new_empty(p.shape) if dydp is not None else g.new_empty(0))
+
+
+_LIB.impl("noisy_forward", _noisy_forward_cpu, "CPU")
+_LIB.impl("noisy_backward", _noisy_backward_cpu, "CPU")
+_noisy_forward_op = torch.ops.actlab.noisy_forward.default
+_noisy_backward_op = torch.ops.actlab.noisy_backward.default
+
+
+def _native_forward(
+    x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, alpha: float, unit: str, mode: str, half: bool, slopes: int
+) -> tuple[Tensor, ...] | None:
+    """The training forward of a hard unit by the C kernel (its custom op), or None where it does not apply."""
+    if key is None or not _native_applies(x, p, c, key, unit):
+        return None
+    return _noisy_forward_op(x, p, c, key, alpha, unit, mode, half, slopes)[: 1 + slopes]
 
 
 def _native_backward(
     g: Tensor, dydx: Tensor, dydp: Tensor | None, p: Tensor, p_shape: tuple[int, ...] | None
 ) -> tuple[Tensor, Tensor | None] | None:
-    """``(g * dy/dx, the p gradient or None)`` by the C kernel, or None where it does not apply.
+    """``(g * dy/dx, the p gradient or None)`` by the C backward (its custom op), or None where it does not apply.
 
     It covers float32 CPU slopes from the forward kernel with one ``p`` or one per channel:
     with ``dy/dp`` from `_NATIVE_BACKWARD_MIN` elements, without from `_NATIVE_STREAM_MIN` (where
@@ -322,41 +411,13 @@ def _native_backward(
         or g.dtype != torch.float32
         or p.dtype != torch.float32
         or g.device.type != "cpu"
-        or torch.compiler.is_compiling()
         or any(s.dtype != torch.float32 or not s.is_contiguous() for s in slopes)
+        or (dydp is not None and _native_walk(p, dydx)[2] == 2)  # a p per element of a row: the fused reduction
+        or not (_NATIVE and _native_built())
     ):
         return None
-    # without sums the walk only splits the work: one row
-    rows, row_len, pmode, channels = _native_walk(p, dydx) if dydp is not None else (1, n, 0, 1)
-    lib = _native_lib() if pmode != 2 else None  # a p per element of a row: the fused kernel's reduction
-    if lib is None:
-        return None
-    g = g.contiguous()
-    grad_x = torch.empty_like(dydx)
-    grad_p = torch.empty(p_shape, dtype=torch.float32) if dydp is not None else None
-    status = lib.actlab_noisy_backward(
-        g.data_ptr(),
-        dydx.data_ptr(),
-        None if dydp is None else dydp.data_ptr(),
-        grad_x.data_ptr(),
-        None if grad_p is None else grad_p.data_ptr(),
-        rows,
-        row_len,
-        pmode,
-        channels,
-        int(n >= _NATIVE_STREAM_MIN),
-        torch.get_num_threads(),
-    )
-    if status != 0:
-        raise RuntimeError(f"noisy activation: the C backward failed (status {status})")
-    return grad_x, grad_p
-
-
-def _forward_any(
-    x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, alpha: float, unit: str, mode: str, half: bool, slopes: int
-) -> tuple[Tensor, ...]:
-    out = _native_forward(x, p, c, key, alpha, unit, mode, half, slopes)
-    return out if out is not None else _forward(x, p, c, key, alpha, unit, mode, half, slopes)
+    grad_x, grad_p = _noisy_backward_op(g, dydx, dydp, p)
+    return grad_x, (grad_p if dydp is not None else None)
 
 
 def _grads(
@@ -388,26 +449,57 @@ def _backward_eval(
     return grad_x.to(g.dtype), grad_p
 
 
+_NO_SECOND_DERIVATIVE = (
+    "noisy activation: second derivatives through a training-mode noisy unit are not "
+    "supported (its backward multiplies by slopes saved with the noise); "
+    "use eval mode for double backward"
+)
+
+
+def _backward_training(
+    g: Tensor, dydx: Tensor, dydp: Tensor | None, p: Tensor, p_shape: tuple[int, ...] | None
+) -> tuple[Tensor, Tensor | None]:
+    """``(grad_x, grad_p)`` from the slopes saved in training: the C backward where it applies, else fused ops."""
+    if torch.is_grad_enabled():  # create_graph=True: a second derivative through constants would be wrong
+        raise RuntimeError(_NO_SECOND_DERIVATIVE)
+    if dydp is None or p_shape is None:  # fixed p: one multiply, which ATen runs ~15% faster than Inductor
+        out = _native_backward(g, dydx, None, p, None)  # large inputs: streamed stores
+        return (out[0] if out is not None else g * dydx), None
+    out = _native_backward(g, dydx, dydp, p, p_shape)
+    return out if out is not None else _backward_saved(g, dydx, dydp, p, p_shape)
+
+
+def _op_setup_context(ctx, inputs, output) -> None:
+    p, slopes = inputs[1], inputs[8]
+    ctx.mark_non_differentiable(*output[1:])
+    ctx.set_materialize_grads(False)  # no zero-filled gradients for the slope outputs
+    ctx.slopes = slopes
+    ctx.save_for_backward(p, output[1], output[2] if slopes == 2 else None)
+
+
+def _op_backward(ctx, g, *_):
+    if g is None:  # y unused (only reachable through the non-differentiable slope outputs)
+        return (None,) * 9
+    if ctx.slopes == 0:  # apply_noisy asks for slopes whenever a gradient is wanted
+        raise RuntimeError("actlab::noisy_forward: `slopes` must be >= 1 to differentiate, got 0")
+    p, dydx, dydp = ctx.saved_tensors
+    p_shape = tuple(p.shape) if ctx.needs_input_grad[1] else None
+    grad_x, grad_p = _backward_training(g, dydx, dydp, p, p_shape)
+    return grad_x, grad_p, None, None, None, None, None, None, None
+
+
+torch.library.register_autograd("actlab::noisy_forward", _op_backward, setup_context=_op_setup_context, lib=_LIB)
+
+
 class _NoisyFunction(torch.autograd.Function):
-    """A noisy unit with fused kernels; see the module docstring for what is saved.
+    """A noisy unit as fused torch ops, where the C kernel does not apply; see the module docstring for what is saved.
 
     Checked against autograd of the paper's formula with the same noise (tests/test_noisy.py).
     """
 
-    @classmethod
-    def apply(cls, *args):
-        # With setup_context defined, Function.apply binds the arguments through
-        # inspect.signature on every call (~40 us here, a fifth of an LSTM gate's call). Ours
-        # are all positional with no defaults, so outside torch.func transforms that binding
-        # changes nothing: go to the C++ apply the way Function.apply does. Inside a transform
-        # (torch.func.grad in eval mode, tested) the regular path runs.
-        if torch._C._are_functorch_transforms_active():
-            return super().apply(*args)
-        return super(torch.autograd.Function, cls).apply(*torch._functorch.utils.unwrap_dead_wrappers(args))
-
     @staticmethod
     def forward(x, p, c, key, alpha, unit, mode, half, slopes):
-        return _forward_any(x, p, c, key, alpha, unit, mode, half, slopes)
+        return _forward(x, p, c, key, alpha, unit, mode, half, slopes)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
@@ -429,19 +521,9 @@ class _NoisyFunction(torch.autograd.Function):
         if not ctx.training:
             x, c = saved
             grad_x, grad_p = _backward_eval(g, x, p, c, ctx.alpha, ctx.unit, ctx.mode, ctx.half, p_shape)
-            return grad_x, grad_p, None, None, None, None, None, None, None
-        if torch.is_grad_enabled():  # create_graph=True: a second derivative through constants would be wrong
-            raise RuntimeError(
-                "noisy activation: second derivatives through a training-mode noisy unit are not "
-                "supported (its backward multiplies by slopes saved with the noise); "
-                "use eval mode for double backward"
-            )
-        dydx, *dydp = saved
-        if not dydp or p_shape is None:  # fixed p: one multiply, which ATen runs ~15% faster than Inductor
-            out = _native_backward(g, dydx, None, p, None)  # large inputs: streamed stores
-            return (out[0] if out is not None else g * dydx), None, None, None, None, None, None, None, None
-        out = _native_backward(g, dydx, dydp[0], p, p_shape)
-        grad_x, grad_p = out if out is not None else _backward_saved(g, dydx, dydp[0], p, p_shape)
+        else:
+            dydx, *dydp = saved
+            grad_x, grad_p = _backward_training(g, dydx, dydp[0] if dydp else None, p, p_shape)
         return grad_x, grad_p, None, None, None, None, None, None, None
 
 
@@ -491,10 +573,13 @@ def apply_noisy(
     check_type(owner, "half_normal", half_normal, bool)
     key = draw_key(owner, x, generator) if training else None
     pt, ct = as_tensor(p, x), as_tensor(c, x)
-    if not (torch.is_grad_enabled() and (x.requires_grad or pt.requires_grad)):
-        return _forward_any(x, pt, ct, key, float(alpha), unit, mode, half_normal, 0)[0]
+    grad = torch.is_grad_enabled() and (x.requires_grad or pt.requires_grad)
     # Training saves the slopes; eval saves x and recomputes them (deterministic, double-differentiable).
-    slopes = (2 if pt.requires_grad else 1) if training else 0
+    slopes = (2 if pt.requires_grad else 1) if training and grad else 0
+    if key is not None and _native_applies(x, pt, ct, key, unit):
+        return _noisy_forward_op(x, pt, ct, key, float(alpha), unit, mode, half_normal, slopes)[0]
+    if not grad:
+        return _forward(x, pt, ct, key, float(alpha), unit, mode, half_normal, 0)[0]
     return _NoisyFunction.apply(x, pt, ct, key, float(alpha), unit, mode, half_normal, slopes)[0]
 
 
