@@ -1,7 +1,8 @@
 """Every ```python block in the README and docs/ runs as written.
 
 The blocks of one file run in order in one namespace (a later block may use an earlier one's
-names, as a reader would), in a temporary working directory, with the global RNG seeded.
+names, as a reader would), in a temporary working directory, with the global RNG seeded. An
+activation that a worked example registers is gone from the registry afterwards.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import pytest
 import torch
+
+from actlab.core.registry import ACTIVATIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -28,6 +31,8 @@ def test_the_docs_have_python_blocks():
 @pytest.mark.parametrize("path", [p for p in DOCS if _blocks(p)], ids=lambda p: p.name)
 def test_code_blocks_run(path, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(ACTIVATIONS, "_entries", dict(ACTIVATIONS._entries))
+    monkeypatch.setattr(ACTIVATIONS, "_aliases", dict(ACTIVATIONS._aliases))
     torch.manual_seed(0)
     namespace: dict[str, object] = {"__name__": "__docs__"}
     for i, block in enumerate(_blocks(path)):
