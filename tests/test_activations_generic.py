@@ -10,6 +10,8 @@ import torch
 from torch.func import functional_call
 
 import actlab
+from actlab.bench.ops import saved_tensor_bytes
+from actlab.core.fused import FUSE_MIN_NUMEL
 from specs import SPECS
 
 NAMES = actlab.list_activations()
@@ -181,3 +183,56 @@ def test_extra_repr_lists_hyperparameters(name):
     text = repr(module)
     for key, value in _spec(name).kwargs.items():
         assert f"{key}={value}" in text
+
+
+def _channels(module: torch.nn.Module) -> int:
+    return getattr(module, "num_parameters", 1)
+
+
+@pytest.mark.parametrize("numel", [1000, 2 * FUSE_MIN_NUMEL], ids=["eager", "fused"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("name", [n for n in NAMES if _spec(n).autograd_reference is not None])
+def test_fast_path_matches_autograd_of_the_reference(name, dtype, numel):
+    # Both sides of FUSE_MIN_NUMEL: the same function as torch ops, and as fused kernels.
+    spec = _spec(name)
+    module = spec.build(**spec.fast_kwargs).to(dtype)
+    _perturb_(module)
+    x = spec.sample((numel // _channels(module), _channels(module)), dtype, gen=_gen()).requires_grad_(True)
+    g = torch.randn(x.shape, generator=_gen(1), dtype=torch.float64).to(dtype)
+    inputs = [x, *(p for p in module.parameters() if p.requires_grad)]
+    got, want = module(x), spec.autograd_reference(x, module)
+    tol = 1e-10 if dtype is torch.float64 else 2e-4
+    torch.testing.assert_close(got, want, atol=tol, rtol=tol)
+    grads = zip(torch.autograd.grad(got, inputs, g), torch.autograd.grad(want, inputs, g))
+    (gx_got, gx_want), *param_grads = grads
+    torch.testing.assert_close(gx_got, gx_want, atol=tol, rtol=tol)
+    for got_p, want_p in param_grads:  # sums over up to `numel` terms
+        torch.testing.assert_close(got_p, want_p, atol=tol * numel, rtol=1e-9 if dtype is torch.float64 else 1e-3)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if _spec(n).saved_bytes is not None])
+def test_saved_bytes_for_backward(name):
+    spec = _spec(name)
+    for module in (spec.build(), spec.build(**spec.fast_kwargs)):
+        x = spec.sample((16, _channels(module), 8), torch.float32, gen=_gen()).requires_grad_(True)
+        assert saved_tensor_bytes(module, x) == spec.saved_bytes(x, module)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [n for n in NAMES if _spec(n).reset_kwargs is not None and hasattr(_spec(n).build(), "reset_parameters")],
+)
+def test_reset_parameters_is_idempotent(name):
+    spec = _spec(name)
+    module = spec.build(**spec.reset_kwargs)
+
+    def tensors():
+        return {k: v.detach().clone() for k, v in [*module.named_parameters(), *module.named_buffers()]}
+
+    fresh = tensors()
+    _perturb_(module)
+    module.reset_parameters()
+    first = tensors()
+    module.reset_parameters()
+    for key, value in tensors().items():
+        assert torch.equal(value, first[key]) and torch.equal(value, fresh[key]), key

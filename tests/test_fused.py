@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from actlab.core.fused import FUSE_MIN_NUMEL, fused
+from actlab.core.fused import FUSE_MIN_NUMEL, fused, fused_function
 
 
 @fused
@@ -57,3 +57,52 @@ def test_inference_calls_on_tensors_with_autograd_history_compile_without_warnin
         got = _affine_clip(x, 0.5, 0.25, True, None)
     assert not got.requires_grad
     torch.testing.assert_close(got, torch.clamp(0.5 * x.detach() + 0.25, max=1.0))
+
+
+@fused
+def _scaled_square(x, scale, shift: float):
+    return scale * x * x + shift
+
+
+@fused
+def _scaled_square_backward(g, x, scale, shift: float, scale_shape):
+    grad_x = g * 2 * scale * x
+    return grad_x, None if scale_shape is None else (g * x * x).sum_to_size(scale_shape)
+
+
+def _square_function(**options):
+    return fused_function("_SquareFunction", _scaled_square, _scaled_square_backward, params=(1,), **options)
+
+
+def test_fused_function_names_saves_reduces_and_double_backward():
+    fn = _square_function()
+    assert fn.__name__ == "_SquareFunction" and issubclass(fn, torch.autograd.Function)
+    x = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
+    scale = torch.tensor([[1.0, 2.0, 3.0, 4.0]], dtype=torch.float64, requires_grad=True)
+    y = fn.apply(x, scale, 0.5)
+    assert type(y.grad_fn).__name__ == "_SquareFunctionBackward"
+    saved = y.grad_fn.saved_tensors
+    assert len(saved) == 2 and saved[0] is x and saved[1] is scale  # the tensor inputs, nothing else
+    torch.testing.assert_close(y, scale * x * x + 0.5)
+    assert torch.autograd.gradcheck(fn.apply, (x, scale, 0.5))
+    assert torch.autograd.gradgradcheck(fn.apply, (x, scale, 0.5))  # the backward is differentiable
+    # A float parameter gets no gradient; torch.func transforms accept the Function.
+    grad = torch.func.grad(lambda t: fn.apply(t, 3.0, 0.0).sum())(x.detach())
+    torch.testing.assert_close(grad, 6 * x.detach())
+
+
+def test_fused_function_once_differentiable_and_need_x():
+    seen = []
+
+    def backward(g, x, scale, shift, need_x, scale_shape):
+        seen.append((need_x, scale_shape))
+        grad_scale = None if scale_shape is None else (g * x * x).sum_to_size(scale_shape)
+        return (g * 2 * scale * x if need_x else None), grad_scale
+
+    fn = fused_function("_Once", _scaled_square, backward, params=(1,), need_x=True, once_differentiable=True)
+    scale = torch.ones(4, requires_grad=True)
+    fn.apply(torch.randn(3, 4), scale, 0.0).sum().backward()
+    assert seen == [(False, (4,))] and scale.grad.shape == (4,)  # x needs no gradient here
+    x = torch.randn(3, 4, requires_grad=True)
+    (gx,) = torch.autograd.grad(fn.apply(x, 2.0, 0.0).sum(), x, create_graph=True)
+    assert not gx.requires_grad  # once_differentiable: no graph for a second derivative

@@ -34,6 +34,18 @@ class ActTestSpec:
         nonfinite: run the NaN/Inf propagation test against ``reference``.
         atol: absolute tolerance of the reference test (float64).
         bf16_atol: absolute tolerance of bfloat16 against float32, relative to the output scale.
+        autograd_reference: ``(x, module) -> Tensor``, the formula as differentiable torch ops
+            on the module's own parameters (straight-through where the forward is piecewise
+            constant), for entries with a fused fast path: the module must match its values and
+            autograd's gradients (``x`` and every trainable parameter), in float64 and float32,
+            below and above ``FUSE_MIN_NUMEL``.
+        fast_kwargs: constructor arguments of the fast-path and saved-bytes tests, on top of
+            ``kwargs`` (per-channel parameters, non-default hyperparameters).
+        saved_bytes: ``(x, module) -> int``, the bytes autograd may keep for the backward of
+            ``module(x)`` (e.g. `input_and_parameters`); ``None``: not checked.
+        reset_kwargs: constructor arguments (on top of ``kwargs``) of the test that
+            ``reset_parameters()`` is idempotent and restores the initial values, for modules
+            that have one; ``None`` where the initialisation is random.
     """
 
     name: str
@@ -50,6 +62,10 @@ class ActTestSpec:
     nonfinite: bool = True
     atol: float = 1e-10
     bf16_atol: float = 0.05
+    autograd_reference: Callable[[Tensor, nn.Module], Tensor] | None = None
+    fast_kwargs: dict[str, Any] = field(default_factory=dict)
+    saved_bytes: Callable[[Tensor, nn.Module], int] | None = None
+    reset_kwargs: dict[str, Any] | None = field(default_factory=dict)
 
     def build(self, **overrides: Any) -> nn.Module:
         return actlab.create(self.name, **{**self.kwargs, **overrides})
@@ -70,3 +86,8 @@ class ActTestSpec:
 
     def grid(self, n: int = 257) -> Tensor:
         return torch.linspace(*self.domain, n, dtype=torch.float64)
+
+
+def input_and_parameters(x: Tensor, module: nn.Module) -> int:
+    """Bytes of ``x`` and of every parameter: all that a fused Function should save."""
+    return x.numel() * x.element_size() + sum(p.numel() * p.element_size() for p in module.parameters())

@@ -9,7 +9,7 @@ import torch
 
 from actlab.core.channels import channel_view
 from actlab.functional import terelu
-from specs._base import ActTestSpec
+from specs._base import ActTestSpec, input_and_parameters
 
 
 def _terelu_ref(x: torch.Tensor, alpha: float = 1.0, mu: float = 1.0, beta: float = 1.0) -> torch.Tensor:
@@ -25,6 +25,13 @@ def _terelu_ref(x: torch.Tensor, alpha: float = 1.0, mu: float = 1.0, beta: floa
     return torch.from_numpy(out)
 
 
+def terelu_formula(x: torch.Tensor, alpha: float, mu: float, beta: float | torch.Tensor) -> torch.Tensor:
+    """The paper's piecewise formula as plain torch ops (differentiable by autograd)."""
+    return torch.where(
+        x <= 0, alpha * (torch.exp(x) - 1), torch.where(x < mu, x, beta * (mu - (torch.exp(mu - x) - 1)))
+    )
+
+
 SPECS = [
     ActTestSpec(
         "terelu",
@@ -32,6 +39,10 @@ SPECS = [
         domain=(-4.0, 5.0),
         kinks=(0.0, 1.0),
         functional=lambda m, x: terelu(x, alpha=m.alpha, mu=m.mu, beta=channel_view(m.beta, x)),
+        autograd_reference=lambda x, m: terelu_formula(x, m.alpha, m.mu, channel_view(m.beta, x)),
+        fast_kwargs={"alpha": 0.5, "mu": 1.5, "num_parameters": 4},
+        saved_bytes=input_and_parameters,
+        reset_kwargs={"num_parameters": 4},
         errors=(
             ({"alpha": -1.0}, ValueError, r"TERELU: `alpha` must be > 0, got -1.0"),
             ({"alpha": 0}, ValueError, r"`alpha` must be > 0, got 0"),

@@ -1,8 +1,10 @@
 """Quantized family: N-level quantize and binary (sign) with straight-through estimators.
 
 Both are piecewise constant, so finite-difference gradient checks are meaningless: the specs
-declare ``grad="ste"`` and give the exact STE gradient of the default backward instead
-(every STE choice and the range/threshold gradients are checked in tests/test_quantized.py).
+declare ``grad="ste"`` and give the exact STE gradient of the default backward instead (every
+STE choice is checked in tests/test_quantized.py). Their differentiable references pass the
+rounding / sign straight through, so autograd of them gives the default STE and the
+range/threshold gradients that the fused backward must match.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import torch
 
 from actlab.core.channels import channel_view
 from actlab.functional import binary, quantize
-from specs._base import ActTestSpec
+from specs._base import ActTestSpec, input_and_parameters
 
 
 def _nearest_level_ref(x: torch.Tensor, levels: int = 4, low: float = 0.0, high: float = 1.0) -> torch.Tensor:
@@ -31,6 +33,24 @@ def _sign_ref(x: torch.Tensor, threshold: float = 0.0) -> torch.Tensor:
     return torch.from_numpy(np.where(np.isnan(v), np.nan, np.where(v >= threshold, 1.0, -1.0)))
 
 
+def quantize_straight_through(x: torch.Tensor, levels: int, low, high) -> torch.Tensor:
+    """Q(x) written with plain ops, `round` passed straight through: autograd gives LSQ/PACT range grads.
+
+    Its ``x`` gradient is clamp's mask, the ``clipped_relu`` STE.
+    """
+    steps = levels - 1
+    s = (high - low) / steps
+    v = torch.clamp((x - low) / s, 0, steps)
+    return low + (v + (torch.round(v) - v).detach()) * s
+
+
+def _sign_straight_through(x: torch.Tensor, threshold) -> torch.Tensor:
+    # sign(x - t) forward, hard-tanh (the ``clipped`` STE) backward, for x and (negated) for t.
+    z = x - threshold
+    soft = torch.clamp(z, -1.0, 1.0)
+    return soft + (torch.where(z >= 0, 1.0, -1.0).to(x.dtype) - soft).detach()
+
+
 SPECS = [
     ActTestSpec(
         "quantize",
@@ -44,6 +64,12 @@ SPECS = [
         functional=lambda m, x: quantize(
             x, levels=m.levels, range=(channel_view(m.low, x), channel_view(m.high, x)), ste=m.ste
         ),
+        autograd_reference=lambda x, m: quantize_straight_through(
+            x, m.levels, channel_view(m.low, x), channel_view(m.high, x)
+        ),
+        fast_kwargs={"levels": 5, "range": (-0.5, 1.5), "learn_range": True, "num_parameters": 3},
+        saved_bytes=input_and_parameters,
+        reset_kwargs={"levels": 8, "range": (-1.0, 1.0), "learn_range": True},
         errors=(
             ({"levels": 1}, ValueError, r"^Quantize: `levels` must be an int >= 2, got 1$"),
             ({"levels": 2.0}, TypeError, r"Quantize: `levels` must be an int, got 2.0"),
@@ -72,6 +98,10 @@ SPECS = [
         grad="ste",
         ste_grad=lambda x, m: (x.abs() <= 1.0).to(x.dtype),  # default clipped (hard-tanh') STE
         functional=lambda m, x: binary(x, threshold=channel_view(m.threshold, x), ste=m.ste),
+        autograd_reference=lambda x, m: _sign_straight_through(x, channel_view(m.threshold, x)),
+        fast_kwargs={"threshold": 0.25, "num_parameters": 2},
+        saved_bytes=input_and_parameters,
+        reset_kwargs={"threshold": 0.5},
         errors=(
             ({"ste": "clip"}, ValueError, r"^Binary: `ste` must be one of .* \(did you mean 'clipped'"),
             ({"ste": 3}, TypeError, r"Binary: `ste` must be of type str"),

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from numpy.polynomial import Chebyshev, Legendre
+from numpy.polynomial import Chebyshev, Legendre, chebyshev, legendre
 
 from actlab.core.channels import channel_view
 from actlab.functional import slaf, slaf_relu
-from specs._base import ActTestSpec
+from specs._base import ActTestSpec, input_and_parameters
 
 
 def _fitted_reference(cls, degree, lo, hi, target, relu):
@@ -30,6 +30,37 @@ def _fitted_reference(cls, degree, lo, hi, target, relu):
         return torch.from_numpy(np.asarray(out, dtype=np.float64))
 
     return ref
+
+
+_TO_POWERS = {"monomial": lambda c: c, "chebyshev": chebyshev.cheb2poly, "legendre": legendre.leg2poly}
+
+
+def power_series_formula(x, coef, basis, interval, relu=False):
+    """sum_k a_k phi_k(t) with each phi_k expanded into powers of t by numpy; tangents outside the range.
+
+    Plain torch ops on an explicit power basis, so autograd differentiates it independently of
+    the Clenshaw / recurrence kernels.
+    """
+    n = coef.shape[-1]
+    m = np.zeros((n, n))
+    for k in range(n):
+        row = _TO_POWERS[basis](np.eye(n)[k])
+        m[k, : len(row)] = row
+    c = coef @ torch.as_tensor(m, dtype=coef.dtype)  # power-series coefficients in t
+    if interval is None:
+        t = tc = x
+    else:
+        lo, hi = interval
+        t = (2 * x - lo - hi) / (hi - lo)
+        tc = t.clamp(-1, 1)
+    p = sum(c[..., j] * tc**j for j in range(n))
+    dp = sum(j * c[..., j] * tc ** (j - 1) for j in range(1, n))
+    y = p + dp * (t - tc) if n > 1 else p
+    return y + torch.relu(x) if relu else y
+
+
+def _autograd_reference(relu):
+    return lambda x, m: power_series_formula(x, channel_view(m.coefficients, x), m.basis, m.range, relu)
 
 
 def _gelu(v):
@@ -78,6 +109,10 @@ SPECS = [
         functional=_call(slaf),
         errors=_ERRORS,
         atol=1e-9,
+        autograd_reference=_autograd_reference(relu=False),
+        fast_kwargs={"num_parameters": 4},
+        saved_bytes=input_and_parameters,
+        reset_kwargs={"degree": 4, "init": "gelu", "num_parameters": 3},
     ),
     ActTestSpec(
         "slaf_relu",
@@ -88,5 +123,9 @@ SPECS = [
         functional=_call(slaf_relu),
         errors=tuple((k, e, m.replace("SLAF:", "SLAFReLU:")) for k, e, m in _ERRORS),
         atol=1e-9,
+        autograd_reference=_autograd_reference(relu=True),
+        fast_kwargs={"degree": 5, "num_parameters": 4},
+        saved_bytes=input_and_parameters,
+        reset_kwargs={"num_parameters": 3},
     ),
 ]

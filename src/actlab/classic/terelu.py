@@ -6,7 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from actlab.core.channels import channel_view
-from actlab.core.fused import fused
+from actlab.core.fused import fused, fused_function
 from actlab.core.registry import ActivationSpec, register
 from actlab.core.validation import check_bound, check_finite, check_int, check_type
 
@@ -81,39 +81,18 @@ def _terelu_backward(
     return grad_x, (g * s).sum_to_size(beta_shape)
 
 
-class _TERELUFunction(torch.autograd.Function):
-    """TERELU with a fused forward and a hand-derived fused backward that saves only ``x``.
+_TERELUFunction = fused_function(
+    "_TERELUFunction",
+    _terelu_forward,
+    _terelu_backward,
+    params=(3,),  # beta
+    doc="""TERELU with a fused forward and a hand-derived fused backward that saves only ``x`` (and ``beta``).
 
     Autograd of the torch-op chain saves ~4.5 input-sized tensors and runs ~40x slower than
     `torch.relu` (docs/BENCHMARKS.md); the backward here is checked against autograd of the
     reference formula in the tests (values and gradients of ``x`` and ``beta``, float64).
-    """
-
-    @staticmethod
-    def forward(x: Tensor, alpha: float, mu: float, beta: float | Tensor) -> Tensor:
-        # `fused` detaches inference calls itself (a non-leaf `beta`, e.g. a per-channel view,
-        # would otherwise make Dynamo read `.grad`).
-        return _terelu_forward(x, alpha, mu, beta)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output) -> None:
-        x, alpha, mu, beta = inputs
-        ctx.alpha, ctx.mu = alpha, mu
-        if isinstance(beta, Tensor):
-            ctx.save_for_backward(x, beta)
-        else:
-            ctx.save_for_backward(x)
-            ctx.beta = beta
-
-    @staticmethod
-    def backward(ctx, g: Tensor):
-        x, *rest = ctx.saved_tensors
-        beta = rest[0] if rest else ctx.beta
-        beta_shape = tuple(beta.shape) if rest and ctx.needs_input_grad[3] else None
-        # With create_graph=True the call keeps its graph (double backward); otherwise `fused`
-        # runs it as a detached inference call.
-        grad_x, grad_beta = _terelu_backward(g, x, ctx.alpha, ctx.mu, beta, beta_shape)
-        return grad_x, None, None, grad_beta
+    """,
+)
 
 
 def _terelu_saturation(x: Tensor, *, mu: float = 1.0) -> Tensor:

@@ -7,6 +7,10 @@ input, which yields one forward kernel, one backward kernel and only the inputs 
 backward (AOTAutograd's partitioner recomputes the rest). Small inputs, code already being
 traced (`torch.compile`, `torch.export`, ONNX export) and machines where Inductor cannot build
 run the function as plain torch ops: the math is the same function either way.
+
+`fused_function` ties a fused forward and a fused, hand-derived backward into a
+`torch.autograd.Function` that saves only the inputs, the plumbing every elementwise family
+would otherwise write by hand.
 """
 
 from __future__ import annotations
@@ -14,12 +18,12 @@ from __future__ import annotations
 import functools
 import types
 import warnings
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
 import torch
 
-__all__ = ["FUSE_MIN_NUMEL", "code_clone", "fused"]
+__all__ = ["FUSE_MIN_NUMEL", "code_clone", "fused", "fused_function"]
 
 F = TypeVar("F", bound=Callable[..., torch.Tensor])
 
@@ -93,3 +97,80 @@ def fused(fn: F) -> F:
 
     wrapper.unfused = fn  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
+
+
+def fused_function(
+    name: str,
+    forward: Callable[..., torch.Tensor],
+    backward: Callable[..., tuple[torch.Tensor | None, ...]],
+    *,
+    params: Sequence[int] = (),
+    need_x: bool = False,
+    forward_args: int | None = None,
+    once_differentiable: bool = False,
+    doc: str | None = None,
+) -> type[torch.autograd.Function]:
+    """Build the `torch.autograd.Function` subclass ``name`` from a fused forward and backward.
+
+    Autograd of an elementwise chain of torch ops saves one tensor per op and runs one memory
+    pass per op; and letting `torch.compile` differentiate a forward with hyperparameters as
+    dynamic scalars gives slow backward kernels (docs/DEVELOPING.md, "Fast paths"). So each
+    family writes its math twice, as two `fused` pure functions, and this helper writes the
+    Function between them, which used to be ~30 lines of hand-written plumbing per family:
+
+    - ``Function.apply(x, *args)`` returns ``forward(x, *args)`` (or, with ``forward_args=n``,
+      ``forward`` of the first ``n`` inputs: the rest, such as an STE choice, are options of
+      the backward alone and must not give the forward a compiled copy each); nothing but the inputs is
+      saved: ``x`` and every tensor in ``args`` (in order) go to ``save_for_backward``, the
+      other arguments are kept on ``ctx`` as they are.
+    - The backward calls ``backward(g, x, *args, [need_x,] *shapes)`` and expects
+      ``(grad_x, *param_grads)``. ``shapes`` has one entry per position in ``params`` (the
+      arguments that may carry a gradient: tensors broadcast against ``x``): the shape to
+      reduce that gradient to with ``sum_to_size`` in the same pass, or ``None`` when it is a
+      float or needs no gradient (the backward then returns ``None`` for it). With
+      ``need_x=True`` the backward also gets whether ``x`` needs a gradient, so a kernel can
+      skip the input gradient (and return ``None`` for it).
+    - Double backward: with ``create_graph=True`` the backward runs with grad enabled and
+      ``fused`` runs it as plain differentiable torch ops, so autograd differentiates the
+      backward itself (write it in differentiable ops). ``once_differentiable=True`` refuses
+      that instead, for straight-through estimators whose second derivative means nothing.
+
+    The class is built with ``type`` so that its name, and the grad_fn name autograd derives
+    from it (``<name>Backward``), are those of a hand-written class. It uses the ``forward`` +
+    ``setup_context`` form, the one `torch.func` transforms accept.
+    """
+    positions = tuple(params)
+
+    def forward_(*inputs: Any) -> torch.Tensor:
+        # `fused` runs this inference call from detached views (no `.grad` reads while tracing).
+        return forward(*inputs[:forward_args])
+
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
+        ctx.tensor_at = tuple(isinstance(v, torch.Tensor) for v in inputs)
+        ctx.constants = tuple(None if t else v for t, v in zip(ctx.tensor_at, inputs))
+        ctx.save_for_backward(*(v for t, v in zip(ctx.tensor_at, inputs) if t))
+
+    def backward_(ctx: Any, g: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        saved = iter(ctx.saved_tensors)
+        inputs = [next(saved) if t else c for t, c in zip(ctx.tensor_at, ctx.constants)]
+        needs = ctx.needs_input_grad
+        shapes = [tuple(inputs[i].shape) if ctx.tensor_at[i] and needs[i] else None for i in positions]
+        flags = (needs[0],) if need_x else ()
+        # With create_graph=True this call keeps its graph; otherwise `fused` runs it detached.
+        grad_x, *param_grads = backward(g, *inputs, *flags, *shapes)
+        grads: list[torch.Tensor | None] = [None] * len(inputs)
+        grads[0] = grad_x
+        for i, grad in zip(positions, param_grads):
+            grads[i] = grad
+        return tuple(grads)
+
+    backward_fn = torch.autograd.function.once_differentiable(backward_) if once_differentiable else backward_
+    namespace = {
+        "__doc__": doc,
+        "__module__": forward.__module__,
+        "__qualname__": name,
+        "forward": staticmethod(forward_),
+        "setup_context": staticmethod(setup_context),
+        "backward": staticmethod(backward_fn),
+    }
+    return type(name, (torch.autograd.Function,), namespace)

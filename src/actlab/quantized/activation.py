@@ -30,10 +30,9 @@ from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
-from torch.autograd.function import once_differentiable
 
 from actlab.core.channels import channel_view
-from actlab.core.fused import fused
+from actlab.core.fused import fused, fused_function
 from actlab.core.registry import ActivationSpec, register
 from actlab.core.validation import check_choice, check_finite, check_int, check_type, fail
 
@@ -118,11 +117,11 @@ def quantize(
     low, high = range
     if not isinstance(low, Tensor) and not isinstance(high, Tensor):
         _check_range("quantize", (low, high))
-    return _QuantizeFunction.apply(x, levels, low, high, ste)
+    return _QuantizeFunction.apply(x, low, high, levels, ste)
 
 
 @fused
-def _quantize_forward(x: Tensor, low: float | Tensor, high: float | Tensor, *, levels: int) -> Tensor:
+def _quantize_forward(x: Tensor, low: float | Tensor, high: float | Tensor, levels: int) -> Tensor:
     steps = levels - 1
     scale = (high - low) / steps
     # clamp keeps NaN (NaN in, NaN out) and maps +-inf to the end levels.
@@ -162,36 +161,15 @@ def _quantize_backward(
     return grad_x, grad_low, grad_high
 
 
-def _shape_if_needed(ctx, index: int, value: float | Tensor) -> tuple[int, ...] | None:
-    return tuple(value.shape) if isinstance(value, Tensor) and ctx.needs_input_grad[index] else None
-
-
-class _QuantizeFunction(torch.autograd.Function):
-    """Fused quantizer forward, fused STE backward; saves ``x`` (and tensor range ends)."""
-
-    @staticmethod
-    def forward(x: Tensor, levels: int, low: float | Tensor, high: float | Tensor, ste: str) -> Tensor:
-        return _quantize_forward(x, low, high, levels=levels)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output) -> None:
-        x, levels, low, high, ste = inputs
-        ctx.levels, ctx.ste = levels, ste
-        ctx.tensor_ends = (isinstance(low, Tensor), isinstance(high, Tensor))
-        ctx.low = None if ctx.tensor_ends[0] else low
-        ctx.high = None if ctx.tensor_ends[1] else high
-        ctx.save_for_backward(x, *(t for t in (low, high) if isinstance(t, Tensor)))
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, g: Tensor):
-        x, *ends = ctx.saved_tensors
-        low = ends.pop(0) if ctx.tensor_ends[0] else ctx.low
-        high = ends.pop(0) if ctx.tensor_ends[1] else ctx.high
-        grad_x, grad_low, grad_high = _quantize_backward(
-            g, x, low, high, ctx.levels, ctx.ste, _shape_if_needed(ctx, 2, low), _shape_if_needed(ctx, 3, high)
-        )
-        return grad_x, None, grad_low, grad_high, None
+_QuantizeFunction = fused_function(
+    "_QuantizeFunction",
+    _quantize_forward,
+    _quantize_backward,
+    params=(1, 2),  # low, high
+    forward_args=4,  # the STE choice matters to the backward only
+    once_differentiable=True,
+    doc="Fused quantizer forward, fused STE backward; saves ``x`` (and tensor range ends).",
+)
 
 
 class Quantize(nn.Module):
@@ -324,31 +302,15 @@ def _binary_backward(
     return grad_x, grad_t
 
 
-class _BinaryFunction(torch.autograd.Function):
-    """Fused sign forward, fused STE backward; saves ``x`` (and a tensor threshold)."""
-
-    @staticmethod
-    def forward(x: Tensor, threshold: float | Tensor, ste: str) -> Tensor:
-        return _binary_forward(x, threshold)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output) -> None:
-        x, threshold, ste = inputs
-        ctx.ste = ste
-        if isinstance(threshold, Tensor):
-            ctx.save_for_backward(x, threshold)
-        else:
-            ctx.save_for_backward(x)
-            ctx.threshold = threshold
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, g: Tensor):
-        x, *rest = ctx.saved_tensors
-        threshold = rest[0] if rest else ctx.threshold
-        t_shape = tuple(threshold.shape) if rest and ctx.needs_input_grad[1] else None
-        grad_x, grad_t = _binary_backward(g, x, threshold, ctx.ste, t_shape)
-        return grad_x, grad_t, None
+_BinaryFunction = fused_function(
+    "_BinaryFunction",
+    _binary_forward,
+    _binary_backward,
+    params=(1,),  # threshold
+    forward_args=2,
+    once_differentiable=True,
+    doc="Fused sign forward, fused STE backward; saves ``x`` (and a tensor threshold).",
+)
 
 
 class Binary(nn.Module):

@@ -8,7 +8,6 @@ pass. The numpy side (initial fits, closed forms) lives in `slaf_basis.py`.
 from __future__ import annotations
 
 import functools
-import types
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -16,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from actlab.core.channels import channel_view
-from actlab.core.fused import fused
+from actlab.core.fused import code_clone, fused, fused_function
 from actlab.core.registry import ACTIVATIONS, ActivationSpec, register
 from actlab.core.specparse import parse_spec
 from actlab.core.validation import check_choice, check_int, check_type, fail, suggest
@@ -159,11 +158,11 @@ def _kernel(fn: Callable[..., object], *config: object) -> Callable[..., object]
     Dynamo keys its cache and its recompile limit (8) on the code object: one shared kernel for
     every basis / degree / flag combination in a process ran out of recompiles (and fell back to
     unfused ops) after a handful of configurations. A copy of the code object per configuration
-    gives each its own budget; only dtypes and ranks vary within one.
+    gives each its own budget; only dtypes and ranks vary within one. (`fused` clones per static
+    argument already; the degree is not one, it is the coefficients' last dim.)
     """
     del config  # only part of the cache key
-    clone = types.FunctionType(fn.__code__.replace(), fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
-    return fused(clone)
+    return fused(code_clone(fn))
 
 
 def _run(fn: Callable[..., object], config: tuple[object, ...], *args: object):
@@ -172,46 +171,39 @@ def _run(fn: Callable[..., object], config: tuple[object, ...], *args: object):
     return _kernel(fn, *config)(*args)
 
 
-class _SLAFFunction(torch.autograd.Function):
-    """SLAF with a fused forward and a hand-derived fused backward that saves only ``x``.
+def _fused_forward(x: Tensor, coef: Tensor, basis: str, scale: float, shift: float, clamp: bool, relu: bool):
+    return _run(_slaf_forward, (basis, coef.shape[-1], clamp, relu), x, coef, basis, scale, shift, clamp, relu)
+
+
+def _fused_backward(
+    g: Tensor,
+    x: Tensor,
+    coef: Tensor,
+    basis: str,
+    scale: float,
+    shift: float,
+    clamp: bool,
+    relu: bool,
+    need_x: bool,
+    coef_shape: tuple[int, ...] | None,
+):
+    config = (basis, coef.shape[-1], clamp, relu, (need_x, coef_shape is not None))
+    return _run(_slaf_backward, config, g, x, coef, basis, scale, shift, clamp, relu, need_x, coef_shape)
+
+
+_SLAFFunction = fused_function(
+    "_SLAFFunction",
+    _fused_forward,
+    _fused_backward,
+    params=(1,),  # coefficients
+    need_x=True,
+    doc="""SLAF with a fused forward and a hand-derived fused backward that saves only ``x`` (and the coefficients).
 
     Autograd of the basis expansion saves one tensor per degree and runs one memory pass per
     op (a cubic: ~7x GELU); the backward here is checked against autograd of the reference
     formula in float64 (`tests/test_slaf.py`).
-    """
-
-    @staticmethod
-    def forward(x: Tensor, coef: Tensor, basis: str, scale: float, shift: float, clamp: bool, relu: bool) -> Tensor:
-        # `fused` runs this inference call from detached views (no requires_grad split, no `.grad` reads).
-        config = (basis, coef.shape[-1], clamp, relu)
-        return _run(_slaf_forward, config, x, coef, basis, scale, shift, clamp, relu)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output) -> None:
-        x, coef, ctx.basis, ctx.scale, ctx.shift, ctx.clamp, ctx.relu = inputs
-        ctx.save_for_backward(x, coef)
-
-    @staticmethod
-    def backward(ctx, g: Tensor):
-        x, coef = ctx.saved_tensors
-        coef_shape = tuple(coef.shape) if ctx.needs_input_grad[1] else None
-        config = (ctx.basis, coef.shape[-1], ctx.clamp, ctx.relu, ctx.needs_input_grad[:2])
-        # First-order backward: `fused` detaches the call; with create_graph=True it keeps the graph.
-        grad_x, grad_c = _run(
-            _slaf_backward,
-            config,
-            g,
-            x,
-            coef,
-            ctx.basis,
-            ctx.scale,
-            ctx.shift,
-            ctx.clamp,
-            ctx.relu,
-            ctx.needs_input_grad[0],
-            coef_shape,
-        )
-        return grad_x, grad_c, None, None, None, None, None
+    """,
+)
 
 
 def _apply(x: Tensor, coefficients: Tensor, basis: str, interval: tuple[float, float] | None, relu: bool) -> Tensor:
