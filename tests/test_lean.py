@@ -30,3 +30,19 @@ def test_tools_are_reachable_after_import_actlab():
 def test_a_missing_optional_module_names_its_extra():
     with pytest.raises(ImportError, match=r"the demo needs 'no_such_module'.*pip install 'actlab\[harness\]'"):
         require("no_such_module", "the demo", "harness")
+
+
+@pytest.mark.parametrize(
+    ("hidden", "argv", "extra"),
+    [
+        ("typer", ["list"], "cli"),
+        ("matplotlib", ["plot", "relu", "--out", "x.png"], "plot"),
+        ("sklearn", ["compare", "--task", "digits", "--acts", "relu", "--seeds", "1", "--epochs", "1"], "harness"),
+    ],
+)
+def test_a_command_whose_extra_is_missing_says_which_to_install(tmp_path, hidden, argv, extra):
+    # None in sys.modules makes the import fail as if the package were not installed.
+    code = f"import sys; sys.modules[{hidden!r}] = None; sys.argv = ['actlab', *{argv!r}]; import actlab.cli; actlab.cli.main()"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 2, out.stderr
+    assert f"pip install 'actlab[{extra}]'" in out.stderr and "Traceback" not in out.stderr

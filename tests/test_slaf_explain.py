@@ -65,7 +65,7 @@ def test_plot_state_dict_writes_png_per_channel_and_checks_the_key(tmp_path):
     assert res.exit_code == 2 and "give activation names or --state-dict" in res.output
     torch.save(torch.nn.Linear(2, 2).state_dict(), tmp_path / "lin.pt")
     res = runner.invoke(app, ["plot", "--state-dict", str(tmp_path / "lin.pt"), "--out", str(tmp_path / "d.png")])
-    assert res.exit_code == 2 and "must hold a learned activation (SLAF), got none" in res.output
+    assert res.exit_code == 2 and "must hold a learned activation (slaf), got none" in res.output
 
 
 def test_experiment_writes_report_results_plots_and_a_plottable_state_dict(tmp_path, monkeypatch):

@@ -1,5 +1,5 @@
 """`python -m actlab` runs the command-line interface."""
 
-from actlab.cli.main import main
+from actlab.cli import main
 
 main()

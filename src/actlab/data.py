@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from actlab.core.extras import require
 from actlab.core.validation import check_choice
 
 __all__ = ["DATASETS", "Dataset", "load_dataset", "standardise"]
@@ -61,9 +62,8 @@ def standardise(x_train: np.ndarray, x_test: np.ndarray) -> tuple[torch.Tensor, 
 
 
 def _mnist1d() -> Dataset:
-    from mnist1d.data import get_dataset_args, make_dataset
-
-    raw = make_dataset(get_dataset_args())  # never get_dataset(download=True): it hits the network
+    mnist1d = require("mnist1d.data", "the mnist1d data set", "harness")
+    raw = mnist1d.make_dataset(mnist1d.get_dataset_args())  # never get_dataset(download=True): it hits the network
     x_tr, x_te = standardise(raw["x"], raw["x_test"])
     return Dataset(
         "mnist1d",
@@ -76,8 +76,8 @@ def _mnist1d() -> Dataset:
 
 
 def _sklearn(name: str) -> Dataset:
-    from sklearn import datasets
-    from sklearn.model_selection import train_test_split
+    datasets = require("sklearn.datasets", f"the {name} data set", "harness")
+    train_test_split = require("sklearn.model_selection", f"the {name} data set", "harness").train_test_split
 
     loader = {
         "digits": datasets.load_digits,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import torch
 
-from actlab.core.io import save_figure
+from actlab.core.io import pyplot, save_figure
+from actlab.core.learned import activations_from_state_dict
 from actlab.core.registry import ACTIVATIONS, create
-from actlab.slaf.activation import SLAF, slaf_prefixes
 
 __all__ = ["activation_curves", "plot_activations", "plot_state_dict_activations"]
 
@@ -48,10 +48,7 @@ def plot_activations(
     Stochastic activations show their deterministic eval curve with a shaded 5-95 % band of
     training-time outputs.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("actlab.plotting")
 
     if not specs:
         raise ValueError("plot_activations: `specs` must name at least one activation, got []")
@@ -77,34 +74,42 @@ def plot_state_dict_activations(
     state_dict: str | os.PathLike[str] | dict,
     out: str | os.PathLike[str],
     *,
+    act: str = "slaf",
     key: str | None = None,
     xlim: tuple[float, float] = (-5.0, 5.0),
 ) -> Path:
-    """Draw the learned activations (SLAF) saved in a model's state_dict: one line per channel.
+    """Draw the learned activations saved in a model's state_dict: one line per channel.
 
     Args:
         state_dict: a file written by ``torch.save(model.state_dict(), ...)`` or the dict itself.
         out: PNG file to write.
-        key: module prefix of one activation (e.g. ``"net.2"``); ``None`` draws every SLAF found.
+        act: which activation to look for (any learnable one, as for `create`: ``"slaf"`` finds
+            SLAFs of every degree, ``"terelu"``, ``"noisy_hard_tanh"``, ``"quantize"``, ...);
+            found by `actlab.core.learned.activations_from_state_dict`.
+        key: module prefix of one activation (e.g. ``"net.2"``); ``None`` draws every one found.
         xlim: x interval.
 
     Raises:
-        ValueError: no learned activation in the state_dict, or none under ``key``.
+        ValueError: no such activation in the state_dict, or none under ``key``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("actlab.plotting")
 
     state = (
         torch.load(state_dict, map_location="cpu", weights_only=True)
         if not isinstance(state_dict, dict)
         else state_dict
     )
-    prefixes = slaf_prefixes(state) if key is None else [key]
-    if not prefixes:
-        raise ValueError("plot_state_dict_activations: `state_dict` must hold a learned activation (SLAF), got none")
-    modules = {p: SLAF.from_state_dict(state, p).double().eval() for p in prefixes}  # fail before drawing
+    found = activations_from_state_dict(state, act)
+    if key is not None:
+        if key not in found:
+            listed = ", ".join(repr(p) for p in found) or "none"
+            raise ValueError(
+                f"plot_state_dict_activations: `key` must be the prefix of a saved {act} (found: {listed}), got {key!r}"
+            )
+        found = {key: found[key]}
+    if not found:
+        raise ValueError(f"plot_state_dict_activations: `state_dict` must hold a learned activation ({act}), got none")
+    modules = {p: m.double().eval() for p, m in found.items()}
     x = torch.linspace(*xlim, 801, dtype=torch.float64)
     fig, (ax_f, ax_d) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     for i, (prefix, m) in enumerate(modules.items()):
@@ -116,10 +121,10 @@ def plot_state_dict_activations(
             label = f"{prefix or 'activation'} ({m.num_parameters} ch.)" if c == 0 else None
             ax_f.plot(x, y[:, c].detach(), color=f"C{i}", lw=lw, alpha=alpha, label=label)
             ax_d.plot(x, dy[:, c], color=f"C{i}", lw=lw, alpha=alpha)
-        if m.range is not None:
+        if getattr(m, "range", None) is not None:  # SLAF: where the polynomial was fitted
             for ax in (ax_f, ax_d):
                 ax.axvspan(*m.range, color="0.94", zorder=0)
-    for ax, title in ((ax_f, "learned f(x)  (shaded: the polynomial's range)"), (ax_d, "f'(x)")):
+    for ax, title in ((ax_f, "learned f(x)  (shaded: a polynomial's range)"), (ax_d, "f'(x)")):
         ax.set_title(title)
         ax.set_xlabel("x")
         ax.grid(alpha=0.3)

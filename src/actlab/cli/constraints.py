@@ -75,5 +75,4 @@ def bench_constraints_cmd(
     print_table(header, cols, rows, markdown=markdown)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("bench-constraints")(bench_constraints_cmd)
+COMMANDS = {"bench-constraints": bench_constraints_cmd}

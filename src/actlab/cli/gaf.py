@@ -69,5 +69,4 @@ def bench_optim_cmd(
     print_table(header, cols, rows, markdown=markdown)
 
 
-def register(app: typer.Typer) -> None:
-    app.command("bench-optim")(bench_optim_cmd)
+COMMANDS = {"bench-optim": bench_optim_cmd}

@@ -51,104 +51,101 @@ def demo_acts() -> list[str]:
     return ["relu", "gelu", "terelu", *[a for a in (noisy, learnable) if a is not None]]
 
 
-def register(app: typer.Typer) -> None:
-    """Add `compare` and `reproduce` to ``app``."""
+def compare_cmd(
+    acts: Annotated[
+        str,
+        typer.Option(
+            help="activation specs, comma-separated (commas inside (...) are fine); the first is the baseline"
+        ),
+    ] = "relu,gelu",
+    task: Annotated[str, typer.Option(help="mnist1d, digits, adding, copy, npz, folder")] = "mnist1d",
+    data: Annotated[Optional[Path], typer.Option(help="the .npz file or image folder (tasks npz, folder)")] = None,
+    model: Annotated[
+        Optional[str],
+        typer.Option(
+            help="mlp, cnn1d, cnn2d, resnet, rnn, gated_rnn (the activation in the LSTM gates); default: the task's"
+        ),
+    ] = None,
+    seeds: Annotated[int, typer.Option(help="seeds 0..N-1 per activation")] = 3,
+    epochs: int = 10,
+    batch_size: Annotated[int, typer.Option(help="global batch size")] = 128,
+    lr: float = 1e-3,
+    optim: Annotated[str, typer.Option(help="sgd, adam, adamw, or e.g. 'sgd+gaf(alpha=0.3,beta=4.5)'")] = "adam",
+    schedule: Annotated[str, typer.Option(help="none, cosine, step")] = "none",
+    anneal: Annotated[str, typer.Option(help="noise annealing per epoch: none, linear, cosine, paper")] = "none",
+    patience: Annotated[Optional[int], typer.Option(help="early stop after N epochs without a lower test loss")] = None,
+    max_train: Annotated[Optional[int], typer.Option(help="use only the first N training samples")] = None,
+    out: Annotated[Path, typer.Option(help="run folder; rerunning into it resumes")] = Path("runs/compare"),
+    jobs: Annotated[int, typer.Option(help="cells in parallel processes")] = 1,
+    nproc: Annotated[int, typer.Option(help="DistributedDataParallel processes per cell (torchrun)")] = 1,
+    tensorboard: Annotated[bool, typer.Option("--tensorboard", help="also log to <out>/tensorboard")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print only the summary as JSON")] = False,
+) -> None:
+    """Train a task once per activation and seed; write tables, plots and a report (resumable)."""
+    from actlab.harness import TrainConfig
 
-    @app.command("compare")
-    def compare_cmd(
-        acts: Annotated[
-            str,
-            typer.Option(
-                help="activation specs, comma-separated (commas inside (...) are fine); the first is the baseline"
-            ),
-        ] = "relu,gelu",
-        task: Annotated[str, typer.Option(help="mnist1d, digits, adding, copy, npz, folder")] = "mnist1d",
-        data: Annotated[Optional[Path], typer.Option(help="the .npz file or image folder (tasks npz, folder)")] = None,
-        model: Annotated[
-            Optional[str],
-            typer.Option(
-                help="mlp, cnn1d, cnn2d, resnet, rnn, gated_rnn (the activation in the LSTM gates); default: the task's"
-            ),
-        ] = None,
-        seeds: Annotated[int, typer.Option(help="seeds 0..N-1 per activation")] = 3,
-        epochs: int = 10,
-        batch_size: Annotated[int, typer.Option(help="global batch size")] = 128,
-        lr: float = 1e-3,
-        optim: Annotated[str, typer.Option(help="sgd, adam, adamw, or e.g. 'sgd+gaf(alpha=0.3,beta=4.5)'")] = "adam",
-        schedule: Annotated[str, typer.Option(help="none, cosine, step")] = "none",
-        anneal: Annotated[str, typer.Option(help="noise annealing per epoch: none, linear, cosine, paper")] = "none",
-        patience: Annotated[
-            Optional[int], typer.Option(help="early stop after N epochs without a lower test loss")
-        ] = None,
-        max_train: Annotated[Optional[int], typer.Option(help="use only the first N training samples")] = None,
-        out: Annotated[Path, typer.Option(help="run folder; rerunning into it resumes")] = Path("runs/compare"),
-        jobs: Annotated[int, typer.Option(help="cells in parallel processes")] = 1,
-        nproc: Annotated[int, typer.Option(help="DistributedDataParallel processes per cell (torchrun)")] = 1,
-        tensorboard: Annotated[bool, typer.Option("--tensorboard", help="also log to <out>/tensorboard")] = False,
-        as_json: Annotated[bool, typer.Option("--json", help="print only the summary as JSON")] = False,
-    ) -> None:
-        """Train a task once per activation and seed; write tables, plots and a report (resumable)."""
-        from actlab.harness import TrainConfig
-
-        try:
-            config = TrainConfig(
-                epochs=epochs,
-                batch_size=batch_size,
-                lr=lr,
-                optim=optim,
-                schedule=schedule,
-                patience=patience,
-                anneal=anneal,
-            )
-        except (ValueError, TypeError) as exc:
-            raise fail(exc) from None
-        result = run_compare(
-            task=task,
-            acts=acts,
-            out_dir=out,
-            seeds=seeds,
-            model=model,
-            config=config,
-            path=data,
-            max_train=max_train,
-            jobs=jobs,
-            nproc=nproc,
-            tensorboard=tensorboard,
-            progress=not as_json,
+    try:
+        config = TrainConfig(
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            optim=optim,
+            schedule=schedule,
+            patience=patience,
+            anneal=anneal,
         )
-        if as_json:
-            typer.echo(json.dumps({"report": str(result.report), "summary": result.summary}, indent=2))
-            return
-        _print_summary(result, f"{task}: {len(result.summary)} activations x {seeds} seeds, {epochs} epochs")
+    except (ValueError, TypeError) as exc:
+        raise fail(exc) from None
+    result = run_compare(
+        task=task,
+        acts=acts,
+        out_dir=out,
+        seeds=seeds,
+        model=model,
+        config=config,
+        path=data,
+        max_train=max_train,
+        jobs=jobs,
+        nproc=nproc,
+        tensorboard=tensorboard,
+        progress=not as_json,
+    )
+    if as_json:
+        typer.echo(json.dumps({"report": str(result.report), "summary": result.summary}, indent=2))
+        return
+    _print_summary(result, f"{task}: {len(result.summary)} activations x {seeds} seeds, {epochs} epochs")
 
-    @app.command("reproduce")
-    def reproduce_cmd(
-        paper: Annotated[Optional[str], typer.Argument(help="experiment name (see --list)")] = None,
-        list_: Annotated[bool, typer.Option("--list", help="list the registered paper experiments")] = False,
-        full: Annotated[bool, typer.Option("--full", help="the paper-scale run (slow); default: a quick one")] = False,
-        seeds: int = 3,
-        out: Annotated[Optional[Path], typer.Option(help="run folder (default runs/reproduce/<paper>)")] = None,
-    ) -> None:
-        """Run a paper's experiment from the experiment registry and print where its report is."""
-        from actlab.experiments import list_papers, reproduce
 
-        if list_ or paper is None:
-            papers = list_papers()
-            if not papers:
-                console.print("no paper experiments are registered yet")
-                return
-            table = Table(title="paper experiments", header_style="bold")
-            for col in ("name", "paper", "claim"):
-                table.add_column(col, overflow="fold")
-            for p in papers:
-                table.add_row(p.name, p.paper, p.claim)
-            console.print(table)
+def reproduce_cmd(
+    paper: Annotated[Optional[str], typer.Argument(help="experiment name (see --list)")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="list the registered paper experiments")] = False,
+    full: Annotated[bool, typer.Option("--full", help="the paper-scale run (slow); default: a quick one")] = False,
+    seeds: int = 3,
+    out: Annotated[Optional[Path], typer.Option(help="run folder (default runs/reproduce/<paper>)")] = None,
+) -> None:
+    """Run a paper's experiment from the experiment registry and print where its report is."""
+    from actlab.experiments import list_papers, reproduce
+
+    if list_ or paper is None:
+        papers = list_papers()
+        if not papers:
+            console.print("no paper experiments are registered yet")
             return
-        try:
-            result = reproduce(paper, out_dir=out, full=full, seeds=seeds)
-        except (ValueError, TypeError) as exc:
-            raise fail(exc) from None
-        console.print(f"[bold green]{result.name} done:[/] report {result.report}", highlight=False)
+        table = Table(title="paper experiments", header_style="bold")
+        for col in ("name", "paper", "claim"):
+            table.add_column(col, overflow="fold")
+        for p in papers:
+            table.add_row(p.name, p.paper, p.claim)
+        console.print(table)
+        return
+    try:
+        result = reproduce(paper, out_dir=out, full=full, seeds=seeds)
+    except (ValueError, TypeError) as exc:
+        raise fail(exc) from None
+    console.print(f"[bold green]{result.name} done:[/] report {result.report}", highlight=False)
+
+
+COMMANDS = {"compare": compare_cmd, "reproduce": reproduce_cmd}
 
 
 def run_demo(out_dir: Path) -> None:

@@ -38,6 +38,4 @@ def inspect_cmd(
         raise typer.Exit(code=2)
 
 
-def register(app: typer.Typer) -> None:
-    """Add the ``inspect`` command to ``app``."""
-    app.command("inspect")(inspect_cmd)
+COMMANDS = {"inspect": inspect_cmd}

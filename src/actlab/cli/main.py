@@ -21,7 +21,6 @@ app = typer.Typer(
 )
 
 
-@app.command("list")
 def list_cmd(
     pattern: Annotated[Optional[str], typer.Argument(help="glob over names, e.g. 'noisy_*'")] = None,
     family: Annotated[Optional[str], typer.Option(help="only this family")] = None,
@@ -60,7 +59,6 @@ def list_cmd(
     console.print(table)
 
 
-@app.command("plot")
 def plot_cmd(
     names: Annotated[Optional[list[str]], typer.Argument(help='names or spec strings, e.g. "terelu(mu=2.0)"')] = None,
     out: Annotated[Path, typer.Option(help="PNG file to write")] = Path("activations.png"),
@@ -68,8 +66,11 @@ def plot_cmd(
     xmax: float = 5.0,
     state_dict: Annotated[
         Optional[Path],
-        typer.Option("--state-dict", help="draw the learned activations (SLAF) saved in this model state_dict file"),
+        typer.Option("--state-dict", help="draw the learned activations saved in this model state_dict file"),
     ] = None,
+    act: Annotated[
+        str, typer.Option(help="with --state-dict: which activation to look for, e.g. slaf, terelu, noisy_hard_tanh")
+    ] = "slaf",
     key: Annotated[
         Optional[str], typer.Option(help="with --state-dict: one activation's module prefix, e.g. net.2")
     ] = None,
@@ -79,7 +80,7 @@ def plot_cmd(
 
     try:
         if state_dict is not None:
-            path = plot_state_dict_activations(state_dict, out, key=key, xlim=(xmin, xmax))
+            path = plot_state_dict_activations(state_dict, out, act=act, key=key, xlim=(xmin, xmax))
         elif not names:
             raise ValueError("plot: give activation names or --state-dict FILE")
         else:
@@ -93,7 +94,6 @@ def _fmt_ratio(r: float) -> str:
     return "-" if math.isnan(r) else f"{r:.2f}x"
 
 
-@app.command("bench-ops")
 def bench_ops_cmd(
     names: Annotated[list[str], typer.Argument(help="names or spec strings")],
     numel: Annotated[int, typer.Option(help="elements per input")] = 1 << 24,
@@ -152,7 +152,6 @@ def bench_ops_cmd(
     print_table(header, cols, rows, markdown=markdown)
 
 
-@app.command("demo")
 def demo_cmd(
     out_dir: Annotated[Path, typer.Option(help="where the report goes")] = Path("reports/demo"),
 ) -> None:
@@ -162,11 +161,8 @@ def demo_cmd(
     run_demo(out_dir)
 
 
-harness.register(app)
-inspect_cli.register(app)
-gaf_cli.register(app)
-constraints_cli.register(app)
-
-
-def main() -> None:
-    app()
+# One registration style: every command module lists its commands; they are added here, in help order.
+COMMANDS = {"list": list_cmd, "plot": plot_cmd, "bench-ops": bench_ops_cmd, "demo": demo_cmd}
+for commands in (COMMANDS, harness.COMMANDS, inspect_cli.COMMANDS, gaf_cli.COMMANDS, constraints_cli.COMMANDS):
+    for name, command in commands.items():
+        app.command(name)(command)

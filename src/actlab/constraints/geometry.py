@@ -21,6 +21,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from actlab.core.extras import require
 from actlab.core.validation import check_int, check_type, fail
 
 __all__ = ["GeneratorCountWarning", "VRepresentation", "as_constraints", "v_representation"]
@@ -116,7 +117,7 @@ def as_constraints(owner: str, A, b=None) -> tuple[np.ndarray, np.ndarray | None
 
 
 def _cdd_matrix(A: np.ndarray, b: np.ndarray, exact: bool):
-    import cdd
+    cdd = require("cdd", "the double description (pycddlib)", "constraints")
 
     # cdd's H-representation rows are [b, -A], meaning b - A z >= 0.
     rows = np.hstack([b[:, None], -A])
@@ -163,7 +164,7 @@ def v_representation(A, b=None, *, exact: bool = False, warn_above: int = WARN_G
         >>> v_representation([[1.0, 1.0]], [1.0]).summary()
         'polyhedron in R^2: 1 vertices, 1 rays, 1-dim lineality'
     """
-    import cdd
+    cdd = require("cdd", "the double description (pycddlib)", "constraints")
 
     owner = "v_representation"
     A_np, b_np = as_constraints(owner, A, b)

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor
 
 from actlab.constraints.geometry import as_constraints
+from actlab.core.extras import require
 from actlab.core.validation import check_bound, check_choice, check_int, check_type, fail
 
 __all__ = ["max_violation", "project"]
@@ -62,7 +63,7 @@ def max_violation(z: Tensor, A, b=None, /, *, relative: bool = False) -> Tensor:
 
 
 def _check_feasible(A: np.ndarray, b: np.ndarray) -> None:
-    from scipy.optimize import linprog
+    linprog = require("scipy.optimize", "project's feasibility check", "constraints").linprog
 
     res = linprog(np.zeros(A.shape[1]), A_ub=A, b_ub=b, bounds=[(None, None)] * A.shape[1], method="highs")
     if res.status == 2:
@@ -70,7 +71,7 @@ def _check_feasible(A: np.ndarray, b: np.ndarray) -> None:
 
 
 def _project_cvxpy(x: np.ndarray, A: np.ndarray, b: np.ndarray, solver: str, tol: float) -> np.ndarray:
-    import cvxpy as cp
+    cp = require("cvxpy", 'project(method="cvxpy")', "constraints")
 
     xp = cp.Parameter(A.shape[1])
     z = cp.Variable(A.shape[1])

@@ -10,7 +10,11 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-__all__ = ["require"]
+__all__ = ["MissingExtraError", "require"]
+
+
+class MissingExtraError(ImportError):
+    """An optional dependency is not installed; the message names the extra that brings it."""
 
 
 def require(module: str, feature: str, extra: str) -> ModuleType:
@@ -23,12 +27,12 @@ def require(module: str, feature: str, extra: str) -> ModuleType:
         >>> require("not_a_module", "the demo", "harness")
         Traceback (most recent call last):
         ...
-        ImportError: the demo needs 'not_a_module', which is not installed: pip install 'actlab[harness]' (or 'actlab[all]')
+        actlab.core.extras.MissingExtraError: the demo needs 'not_a_module', which is not installed: pip install 'actlab[harness]' (or 'actlab[all]')
     """
     try:
         return importlib.import_module(module)
     except ImportError as exc:
         top = module.split(".")[0]
-        raise ImportError(
+        raise MissingExtraError(
             f"{feature} needs {top!r}, which is not installed: pip install 'actlab[{extra}]' (or 'actlab[all]')"
         ) from exc

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-__all__ = ["atomic_write", "atomic_write_json", "atomic_write_text", "save_figure"]
+from actlab.core.extras import require
+
+__all__ = ["atomic_write", "atomic_write_json", "atomic_write_text", "pyplot", "save_figure"]
 
 
 def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], Any]) -> Path:
@@ -43,6 +47,15 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
 def atomic_write_json(path: str | os.PathLike[str], data: Any) -> Path:
     """Write ``data`` as indented JSON to ``path`` atomically."""
     return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def pyplot(feature: str) -> ModuleType:
+    """``matplotlib.pyplot`` on the file-only Agg backend, or an `ImportError` naming ``actlab[plot]``.
+
+    Every figure actlab draws is written to a file, so no display is needed (CI, servers).
+    """
+    require("matplotlib", feature, "plot").use("Agg")
+    return importlib.import_module("matplotlib.pyplot")
 
 
 def save_figure(fig: Any, path: str | os.PathLike[str], *, dpi: int = 110) -> Path:

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from actlab.constraints import ConstrainedVAE, checkerboard_constraints, max_violation, project
-from actlab.core.io import atomic_write_json, atomic_write_text, save_figure
+from actlab.core.io import atomic_write_json, atomic_write_text, pyplot, save_figure
 from actlab.data import Dataset, load_dataset
 from actlab.experiments import Experiment, register_experiment
 from actlab.training import TrainConfig, train
@@ -109,10 +109,7 @@ def _mean_std(rows: list[dict[str, Any]], key: str) -> tuple[float, float]:
 def _plots(
     out_dir: Path, curves: dict[str, list[list[float]]], images: dict[str, torch.Tensor], viols: dict[str, np.ndarray]
 ) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("actlab.experiments.constraints")
 
     names = []
     fig, axes = plt.subplots(3, 10, figsize=(10, 3.4))

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from actlab.core.io import atomic_write_json, atomic_write_text, save_figure
+from actlab.core.io import atomic_write_json, atomic_write_text, pyplot, save_figure
 from actlab.data import Dataset, load_dataset
 from actlab.experiments import Experiment, register_experiment
 from actlab.gaf import GradientActivation
@@ -185,10 +185,7 @@ def run_classifiers(*, datasets: list[str], epochs: int, seeds: int) -> dict[str
 
 
 def _plots(out_dir: Path, cond: dict[str, Any], clf: dict[str, Any]) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("actlab.experiments.gaf")
 
     names = []
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from actlab.core.io import atomic_write_json, atomic_write_text, save_figure
+from actlab.core.io import atomic_write_json, atomic_write_text, pyplot, save_figure
 from actlab.core.registry import create
 from actlab.data import load_dataset
 from actlab.experiments import Experiment, register_experiment
@@ -216,10 +216,7 @@ def _summary(runs: list[dict[str, Any]], key: str) -> dict[str, dict[str, float]
 
 
 def _plot(mlp: list[dict[str, Any]], lstm: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("actlab.experiments.noisy")
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.2), constrained_layout=True)
     for runs, ax, key, xkey in ((mlp, ax1, "test_acc", None), (lstm, ax2, "test_mse", "steps")):

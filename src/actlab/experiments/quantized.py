@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from actlab.core.io import atomic_write_json, atomic_write_text, save_figure
+from actlab.core.io import atomic_write_json, atomic_write_text, pyplot, save_figure
 from actlab.data import load_dataset
 from actlab.experiments import Experiment, register_experiment
 from actlab.quantized.activation import Binary, Quantize
@@ -125,10 +125,7 @@ def _part_c(levels_list: tuple[int, ...], width: int, depth: int, c0: float = 0.
 
 
 def _plots(out_dir: Path, a: dict, b: dict, c: dict) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("actlab.experiments.quantized")
 
     names = []
     fig, ax = plt.subplots(figsize=(8, 4.5))

@@ -6,6 +6,7 @@ few minutes on 2 CPU cores; ``full=True`` trains longer on more seeds.
 
 from __future__ import annotations
 
+import copy
 import math
 import statistics
 from collections.abc import Callable
@@ -16,7 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from actlab.core.io import atomic_write, atomic_write_json, atomic_write_text, save_figure
+from actlab.core.io import atomic_write, atomic_write_json, atomic_write_text, pyplot, save_figure
+from actlab.core.learned import activation_curve
+from actlab.core.registry import activation_modules
 from actlab.data import load_dataset
 from actlab.experiments import Experiment, register_experiment
 from actlab.harness.models import MLP
@@ -68,19 +71,15 @@ def _curves(model: nn.Module, xlim: tuple[float, float] = (-5.0, 5.0)) -> dict[s
     """Eval curves of every SLAF in ``model``: ``{layer: (channels, points)}``, and the grid."""
     x = torch.linspace(*xlim, 401, dtype=torch.float64)
     out: dict[str, np.ndarray] = {"x": x.numpy()}
-    for name, m in model.named_modules():
-        if isinstance(m, SLAF):
-            m64 = SLAF.from_state_dict({k: v.double() if torch.is_tensor(v) else v for k, v in m.state_dict().items()})
-            with torch.no_grad():
-                out[name] = m64(x.unsqueeze(1).expand(-1, m.num_parameters)).T.numpy()
+    for name, m in activation_modules(model):
+        if not isinstance(m, SLAF):  # SLAFReLU included
+            continue
+        out[name] = activation_curve(copy.deepcopy(m).double(), x).T.numpy()
     return out
 
 
 def _plot_activations(curves: dict[str, dict[str, np.ndarray]], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("actlab.experiments.slaf")
 
     names = [v for v in curves if len(curves[v]) > 1]
     cols = 3
@@ -112,10 +111,7 @@ def _plot_activations(curves: dict[str, dict[str, np.ndarray]], path: Path, titl
 
 
 def _plot_accuracy(summary: dict[str, dict[str, dict[str, float]]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("actlab.experiments.slaf")
 
     datasets = list(summary)
     fig, axes = plt.subplots(1, len(datasets), figsize=(6.5 * len(datasets), 4), constrained_layout=True, squeeze=False)

@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from actlab.core.io import atomic_write_json
+from actlab.core.learned import activation_curve
 from actlab.core.registry import activation_modules, create
 from actlab.core.validation import fail
 from actlab.harness.models import build_model
@@ -102,17 +103,8 @@ def _learned_curves(model: torch.nn.Module, act: str) -> dict[str, Any] | None:
     if not sites:
         return None
     x = torch.linspace(-4.0, 4.0, 161)
-    curves = {}
-    with torch.no_grad():
-        for name, module in sites:
-            was = module.training
-            module.eval()
-            try:
-                curves[name] = module(x.view(1, -1).expand(1, -1)).view(-1).tolist()
-            except RuntimeError:  # per-channel parameters: evaluate channel 0's curve
-                channels = next(module.parameters()).shape[0]
-                curves[name] = module(x.view(-1, 1).expand(-1, channels))[:, 0].tolist()
-            module.train(was)
+    # per-channel parameters: channel 0's curve
+    curves = {name: activation_curve(module, x)[:, 0].tolist() for name, module in sites}
     return {"x": x.tolist(), "sites": curves}
 
 

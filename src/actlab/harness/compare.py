@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from actlab.core.extras import require
 from actlab.core.io import atomic_write_json
 from actlab.core.registry import ACTIVATIONS
 from actlab.core.validation import check_int, fail
@@ -200,7 +201,9 @@ def compare(
 def _run_serial(cells: list[CellSpec], progress: bool) -> list[dict[str, Any]]:
     if not progress:
         return [run_cell(c) for c in cells]
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    rp = require("rich.progress", "compare(progress=True)", "harness")
+    Progress, TextColumn, BarColumn = rp.Progress, rp.TextColumn, rp.BarColumn
+    MofNCompleteColumn, TimeElapsedColumn = rp.MofNCompleteColumn, rp.TimeElapsedColumn
 
     records = []
     with Progress(

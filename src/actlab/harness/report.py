@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from actlab.core.io import atomic_write_json, atomic_write_text, save_figure
+from actlab.core.extras import require
+from actlab.core.io import atomic_write_json, atomic_write_text, pyplot, save_figure
 from actlab.core.registry import ACTIVATIONS, create
 
 __all__ = ["paired_test", "summarise", "write_report"]
@@ -54,8 +55,7 @@ def paired_test(baseline: Sequence[float], other: Sequence[float]) -> float | No
     a, b = np.asarray(baseline, dtype=float), np.asarray(other, dtype=float)
     if len(a) != len(b) or len(a) < 2 or np.std(b - a) == 0:
         return None
-    from scipy.stats import ttest_rel
-
+    ttest_rel = require("scipy.stats", "the paired t-test of compare reports", "harness").ttest_rel
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return float(ttest_rel(a, b).pvalue)
@@ -110,10 +110,7 @@ def _csv(records: Sequence[dict[str, Any]]) -> str:
 
 
 def _plot_curves(path: Path, records: Sequence[dict[str, Any]], acts: Sequence[str]) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("actlab.harness.report")
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     for act in acts:
@@ -137,10 +134,7 @@ def _plot_learned(path: Path, records: Sequence[dict[str, Any]], acts: Sequence[
     learned = [a for a in acts if any(r["learned"] for r in records if r["act"] == a)]
     if not learned:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot("actlab.harness.report")
     import torch
 
     fig, axes = plt.subplots(1, len(learned), figsize=(4.6 * len(learned), 4), squeeze=False, constrained_layout=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from actlab.core.extras import require
 from actlab.core.validation import check_choice, check_int, fail
 from actlab.data import Dataset, load_dataset, standardise
 
@@ -180,7 +181,7 @@ def load_folder(path: str | os.PathLike[str]) -> Task:
     Class names are the sorted subfolder names of ``train``; every image must have the same size.
     Images are read with matplotlib (PNG natively; JPEG through Pillow).
     """
-    import matplotlib.image as mpimg
+    mpimg = require("matplotlib.image", "image-folder tasks", "harness")
 
     root = Path(path)
     if not root.is_dir():

@@ -26,7 +26,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from actlab.core.extras import require
 from actlab.core.io import save_figure
+from actlab.core.learned import activation_curve, activations_from_state_dict
 from actlab.core.registry import create
 from actlab.inspect.regions import PlaneRegions
 
@@ -46,7 +48,7 @@ class InspectReport:
 
 def _figure(nrows: int = 1, ncols: int = 1, **kw: Any):
     # The object-oriented API with no pyplot state: safe in threads and without a display.
-    from matplotlib.figure import Figure
+    Figure = require("matplotlib.figure", "the inspect plots", "plot").Figure
 
     fig = Figure(figsize=kw.pop("figsize", (6.4 * ncols, 4.2 * nrows)), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False)
@@ -94,7 +96,7 @@ def _plot_saturation(layers: dict[str, list[dict[str, float]]], path: Path) -> P
 
 
 def _plot_gradient_flow(layers: dict[str, list[dict[str, float]]], path: Path) -> Path:
-    from matplotlib import colormaps
+    colormaps = require("matplotlib", "the inspect plots", "plot").colormaps
 
     names = list(layers)
     epochs = sorted({r["epoch"] for rows in layers.values() for r in rows})
@@ -119,36 +121,15 @@ def _plot_gradient_flow(layers: dict[str, list[dict[str, float]]], path: Path) -
 
 
 def _activation_layers(act: str, initial: dict[str, torch.Tensor], final: dict[str, torch.Tensor]):
-    """``(prefix, module_before, module_after)`` for each activation found in the state dicts."""
-    keys = list(create(act).state_dict())
-    if not keys:
+    """``(prefix, module_before, module_after)`` for each activation found in both state dicts."""
+    if not create(act).state_dict():
         return []
-    prefixes = sorted({k[: -len(key) - 1] for k in final for key in keys if k.endswith("." + key)})
-    found = []
-    for prefix in prefixes:
-        sub = [{key: sd.get(f"{prefix}.{key}") for key in keys} for sd in (initial, final)]
-        if any(v is None for s in sub for v in s.values()):
-            continue
-        mods = []
-        for s in sub:
-            first = next(iter(s.values()))
-            channels = int(first.shape[0]) if first.dim() else 1
-            module = create(act) if channels == 1 else create(act, num_parameters=channels)
-            try:
-                module.load_state_dict(s)
-            except RuntimeError:
-                break  # same key names, different activation: not one of ours
-            mods.append(module.eval())
-        if len(mods) == 2:
-            found.append((prefix, *mods))
-    return found
+    before, after = activations_from_state_dict(initial, act), activations_from_state_dict(final, act)
+    return [(p, before[p].eval(), after[p].eval()) for p in sorted(after) if p in before]
 
 
 def _curves(module: nn.Module, x: torch.Tensor) -> np.ndarray:
-    channels = int(getattr(module, "num_parameters", 1))
-    with torch.no_grad():
-        y = module(x[:, None].expand(len(x), channels).contiguous())
-    return y[:, :_MAX_CHANNELS].numpy()
+    return activation_curve(module, x)[:, :_MAX_CHANNELS].numpy()
 
 
 def _plot_activation_shapes(act: str, layers: list, path: Path) -> Path:
@@ -224,8 +205,8 @@ def inspect_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str]
 
 def plot_plane_regions(result: PlaneRegions, path: str | os.PathLike[str], *, title: str | None = None) -> Path:
     """Draw the regions of a 2-D slice (from `regions_in_plane`), one colour per region."""
-    from matplotlib import colormaps
-    from matplotlib.collections import PolyCollection
+    colormaps = require("matplotlib", "plot_plane_regions", "plot").colormaps
+    PolyCollection = require("matplotlib.collections", "plot_plane_regions", "plot").PolyCollection
 
     fig, axes = _figure(figsize=(5.6, 5.2))
     ax = axes[0, 0]

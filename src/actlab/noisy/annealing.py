@@ -26,7 +26,9 @@ from typing import Any
 import torch  # noqa: F401  (doctest namespace)
 from torch import nn
 
+from actlab.core.registry import activation_modules
 from actlab.core.validation import check_bound, check_finite, check_int, check_interval, fail
+from actlab.noisy.core import NoisyActivation
 
 __all__ = [
     "CosineNoiseAnnealing",
@@ -39,8 +41,11 @@ __all__ = [
 
 
 def noisy_modules(model: nn.Module) -> list[nn.Module]:
-    """The modules of ``model`` (itself included) whose noise a schedule can scale."""
-    return [m for m in model.modules() if callable(getattr(m, "set_noise_scale", None))]
+    """The noisy activations of ``model`` (itself included): the modules whose noise a schedule scales.
+
+    Found the one way the tools find activations (`actlab.core.registry.activation_modules`).
+    """
+    return [m for _, m in activation_modules(model) if isinstance(m, NoisyActivation)]
 
 
 class NoiseAnnealing:

@@ -425,6 +425,10 @@ class SLAF(nn.Module):
             saved = {k: v[0] for k, v in diff.items()}
             fail(type(self).__name__, "state_dict", f"saved with this module's {', '.join(diff)}", saved)
 
+    def penalised_parameters(self, include_bias: bool = False) -> list[Tensor]:
+        """What `CoefficientL1` penalises: the coefficients, without the constant term unless ``include_bias``."""
+        return [self.coefficients if include_bias else self.coefficients[:, 1:]]
+
     @staticmethod
     def from_state_dict(state: dict[str, Tensor], prefix: str = "") -> SLAF:
         """Rebuild the `SLAF` / `SLAFReLU` saved under ``prefix`` (e.g. ``"net.2"``) in a model's state_dict.

@@ -133,9 +133,11 @@ class CoefficientStages:
 class CoefficientL1:
     r"""``regularizer=`` for `train`: :math:`\lambda \sum |a_k|` over activation coefficients.
 
-    The authors' code penalises the SLAF coefficients with :math:`\lambda = 10^{-4}`; the
-    constant term :math:`a_0` (their separate bias) is left out unless ``include_bias``. Other
-    activation parameters (e.g. PReLU slopes) are penalised whole.
+    Works for every learnable family: each registered activation module's parameters are
+    penalised whole, unless the module says otherwise with a ``penalised_parameters(include_bias)``
+    method. SLAF does: the authors' code penalises its coefficients with
+    :math:`\lambda = 10^{-4}` and leaves the constant term :math:`a_0` (their separate bias) out
+    unless ``include_bias``.
     """
 
     weight: float = 1e-4
@@ -148,10 +150,9 @@ class CoefficientL1:
     def __call__(self, model: nn.Module) -> Tensor:
         terms = []
         for _, m in activation_modules(model):
-            for name, p in m.named_parameters(recurse=False):
-                if isinstance(m, SLAF) and name == "coefficients" and not self.include_bias:
-                    p = p[:, 1:]
-                terms.append(p.abs().sum())
+            own = getattr(m, "penalised_parameters", None)
+            params = own(self.include_bias) if own is not None else list(m.parameters(recurse=False))
+            terms.extend(p.abs().sum() for p in params)
         return self.weight * torch.stack(terms).sum() if terms else torch.zeros(())
 
 
