@@ -4,19 +4,19 @@
    Why C: the unit is compute-bound on CPUs (a Gaussian draw, a sigmoid and a division per element),
    and Inductor's code for the same function took about three times as long (docs/noisy.md). Its numeric
    constants (fits, hash multipliers, unit slopes) are #defines that noisy/core.py generates from
-   the Python definition and prepends at build time (`_native_header`). The math is the same as `nan_parts`/`nani_parts` in noisy_core.py and `standard_normal` in noise.py,
+   the Python definition and prepends at build time (`_native_header`). The math is the same as `nan_parts`/`nani_parts` in noisy/core.py and `standard_normal` in noise.py,
    which stay the reference: tests/test_noisy_native.py checks this kernel against them.
 
    Written with GCC/Clang vector extensions (8 float lanes): AVX2 registers where the compiler is
    allowed to use them, pairs of 128-bit registers otherwise. No intrinsics, so it builds on any
-   architecture the compiler supports. Built and loaded by actlab/core/native.py; called from
-   actlab/activations/noisy_core.py (`_native_forward`, `_native_backward`).
+   architecture the compiler supports. Built and loaded by actlab/core/native.py; reached through
+   the torch.library operators actlab::noisy_forward / actlab::noisy_backward of actlab/noisy/core.py.
 
    Per element, with u = k x + b the unit's linearisation, h = clamp(u, lo, 1), D = h - u:
      t = sigmoid(p D) - 1/2,  sigma = c t^2,  dsigma/d(pD) = 2 c t (1/4 - t^2)
      NAN:  y = alpha h + (1 - alpha) u + d sigma xi,   d = sgn(x) * (alpha > 1 ? 1 : -1)
      NANI: y = h(x - sgn(x) sigma xi)
-   and the slopes dy/dx and dy/dp (see noisy_core.py). */
+   and the slopes dy/dx and dy/dp (see noisy/core.py). */
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -145,7 +145,7 @@ INLINE vf sigmoid_centered(vf z) {
    are compile-time constants in each of the 24 specialised loops (RUNS): no branches and no
    reloads of parameters through pointers in the hot loop. unit: 0 hard_tanh, 1 hard_sigmoid. */
 
-/* h = clamp(u, lo, 1) and dh/dx = k on lo < u < 1 (0 at the kinks, as noisy_core.unit_parts). */
+/* h = clamp(u, lo, 1) and dh/dx = k on lo < u < 1 (0 at the kinks, as noisy/core.py's unit_parts). */
 INLINE void unit(vf u, int hsig, vf* h, vf* dh) {
     float lo = hsig ? HSIG_LO : HTANH_LO, k = hsig ? HSIG_K : HTANH_K;
     *h = vmin(vmax(u, splat(lo)), splat(1.0f));

@@ -2,7 +2,7 @@
 
 One fused forward (Clenshaw's recurrence, Horner's rule for monomials) and one fused,
 hand-derived backward that saves only ``x`` and reduces the coefficient gradient in the same
-pass. The numpy side (initial fits, closed forms) lives in `slaf_basis.py`.
+pass. The numpy side (initial fits, closed forms) lives in `basis.py`.
 """
 
 from __future__ import annotations
