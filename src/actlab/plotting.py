@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import torch
 
@@ -113,17 +114,20 @@ def plot_state_dict_activations(
     x = torch.linspace(*xlim, 801, dtype=torch.float64)
     fig, (ax_f, ax_d) = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
     for i, (prefix, m) in enumerate(modules.items()):
-        xs = x.unsqueeze(1).expand(-1, m.num_parameters).clone().requires_grad_(True)
+        # An int attribute; nn.Module's stub types every unknown attribute as Tensor | Module.
+        channels = cast(int, m.num_parameters)
+        xs = x.unsqueeze(1).expand(-1, channels).clone().requires_grad_(True)
         y = m(xs)
         (dy,) = torch.autograd.grad(y.sum(), xs)
-        lw, alpha = (1.6, 1.0) if m.num_parameters == 1 else (0.6, 0.6)
-        for c in range(m.num_parameters):
-            label = f"{prefix or 'activation'} ({m.num_parameters} ch.)" if c == 0 else None
+        lw, alpha = (1.6, 1.0) if channels == 1 else (0.6, 0.6)
+        for c in range(channels):
+            label = f"{prefix or 'activation'} ({channels} ch.)" if c == 0 else None
             ax_f.plot(x, y[:, c].detach(), color=f"C{i}", lw=lw, alpha=alpha, label=label)
             ax_d.plot(x, dy[:, c], color=f"C{i}", lw=lw, alpha=alpha)
-        if getattr(m, "range", None) is not None:  # SLAF: where the polynomial was fitted
+        span = getattr(m, "range", None)
+        if span is not None:  # SLAF: where the polynomial was fitted
             for ax in (ax_f, ax_d):
-                ax.axvspan(*m.range, color="0.94", zorder=0)
+                ax.axvspan(*span, color="0.94", zorder=0)
     for ax, title in ((ax_f, "learned f(x)  (shaded: a polynomial's range)"), (ax_d, "f'(x)")):
         ax.set_title(title)
         ax.set_xlabel("x")

@@ -292,8 +292,9 @@ def swap(
     table = _functional_table()
 
     work = model if inplace else copy.deepcopy(model)
-    if trace:
-        work = _trace(work, table)
+    traced = _trace(work, table) if trace else None
+    if traced is not None:
+        work = traced
 
     # Modules: group every qualified name by instance so shared modules stay shared.
     by_id: dict[int, list[str]] = {}
@@ -304,21 +305,21 @@ def swap(
             instances[id(module)] = module
 
     functional: list[tuple[str, str]] = []  # (inserted name, old description)
-    if trace:
-        for node, name in _functional_nodes(work, table, match):
+    if traced is not None:
+        for node, name in _functional_nodes(traced, table, match):
             qualname = f"swapped_{node.name}"
             probe = _Probe()
-            work.add_submodule(qualname, probe)
-            with work.graph.inserting_after(node):
-                new_node = work.graph.call_module(qualname, (node.args[0] if node.args else node.kwargs["input"],))
+            traced.add_submodule(qualname, probe)
+            with traced.graph.inserting_after(node):
+                new_node = traced.graph.call_module(qualname, (node.args[0] if node.args else node.kwargs["input"],))
             node.replace_all_uses_with(new_node)
-            work.graph.erase_node(node)
+            traced.graph.erase_node(node)
             by_id[id(probe)] = [qualname]
             instances[id(probe)] = probe
             spelled = f"x.{node.target}()" if node.op == "call_method" else _spell(node.target)
             functional.append((qualname, f"{spelled} [{name}]"))
-        work.graph.lint()
-        work.recompile()
+        traced.graph.lint()
+        traced.recompile()
 
     channels: dict[int, int | None] = dict.fromkeys(by_id)
     if per_channel and takes_channels:
@@ -366,8 +367,8 @@ def swap(
                 channels=channels[key] if takes_channels and per_channel else None,
             )
         )
-    if trace:
-        work.recompile()
+    if traced is not None:
+        traced.recompile()
     return result
 
 

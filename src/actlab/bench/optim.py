@@ -13,6 +13,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 
@@ -31,7 +32,7 @@ _WARMUP = 10
 #: The bare optimizer's CPU kernel modes: PyTorch's default (a per-tensor loop on CPU),
 #: ``foreach=True`` and ``fused=True``.
 BASELINES = ("default", "foreach", "fused")
-_MODE = {"default": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}
+_MODE: dict[str, dict[str, Any]] = {"default": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}
 
 #: ``name -> factory(params, mode)``, ``mode`` one of `BASELINES`.
 OPTIMIZERS: dict[str, Callable[[list[torch.Tensor], str], torch.optim.Optimizer]] = {

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from collections.abc import Callable
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -75,4 +76,4 @@ def bench_constraints_cmd(
     print_table(header, cols, rows, markdown=markdown)
 
 
-COMMANDS = {"bench-constraints": bench_constraints_cmd}
+COMMANDS: dict[str, Callable[..., Any]] = {"bench-constraints": bench_constraints_cmd}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 
@@ -69,4 +70,4 @@ def bench_optim_cmd(
     print_table(header, cols, rows, markdown=markdown)
 
 
-COMMANDS = {"bench-optim": bench_optim_cmd}
+COMMANDS: dict[str, Callable[..., Any]] = {"bench-optim": bench_optim_cmd}

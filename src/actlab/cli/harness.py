@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -145,7 +146,7 @@ def reproduce_cmd(
     console.print(f"[bold green]{result.name} done:[/] report {result.report}", highlight=False)
 
 
-COMMANDS = {"compare": compare_cmd, "reproduce": reproduce_cmd}
+COMMANDS: dict[str, Callable[..., Any]] = {"compare": compare_cmd, "reproduce": reproduce_cmd}
 
 
 def run_demo(out_dir: Path) -> None:

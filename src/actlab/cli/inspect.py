@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -38,4 +39,4 @@ def inspect_cmd(
         raise typer.Exit(code=2)
 
 
-COMMANDS = {"inspect": inspect_cmd}
+COMMANDS: dict[str, Callable[..., Any]] = {"inspect": inspect_cmd}

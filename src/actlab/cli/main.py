@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.table import Table
@@ -162,7 +163,12 @@ def demo_cmd(
 
 
 # One registration style: every command module lists its commands; they are added here, in help order.
-COMMANDS = {"list": list_cmd, "plot": plot_cmd, "bench-ops": bench_ops_cmd, "demo": demo_cmd}
+COMMANDS: dict[str, Callable[..., Any]] = {
+    "list": list_cmd,
+    "plot": plot_cmd,
+    "bench-ops": bench_ops_cmd,
+    "demo": demo_cmd,
+}
 for commands in (COMMANDS, harness.COMMANDS, inspect_cli.COMMANDS, gaf_cli.COMMANDS, constraints_cli.COMMANDS):
     for name, command in commands.items():
         app.command(name)(command)

@@ -12,6 +12,8 @@ Network Activations", CVPR Workshops 2020, arXiv:1902.01785.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -68,6 +70,12 @@ class _ConstraintLayer(nn.Module):
     """Shared machinery: validation, generators as buffers, the linear map to the coefficients."""
 
     _owner = "ConstraintLayer"
+    # Buffers (registered in __init__; ``b`` and ``vertices`` only for a polyhedron with vertices).
+    A: Tensor
+    b: Tensor
+    vertices: Tensor
+    rays: Tensor
+    lineality: Tensor
 
     def __init__(
         self, in_features: int, A, b, *, nonneg: str, exact: bool, bias: bool, device=None, dtype=None
@@ -85,7 +93,7 @@ class _ConstraintLayer(nn.Module):
         self.n_vertices = 0 if b is None else rep.n_vertices
         self.n_rays, self.n_lineality = rep.n_rays, rep.n_lineality
         self.redundant_rows = rep.redundant_rows
-        factory = {"device": device, "dtype": dtype or torch.get_default_dtype()}
+        factory: dict[str, Any] = {"device": device, "dtype": dtype or torch.get_default_dtype()}
         # Buffers: they follow .to()/.double() and are saved in the state_dict, so a loaded model
         # never depends on cdd reproducing the same generator order.
         self.register_buffer("A", torch.as_tensor(A_np, **factory))

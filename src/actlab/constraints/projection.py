@@ -15,6 +15,8 @@ that neither converges nor passes that KKT check is solved exactly by the per-sa
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 from torch import Tensor
@@ -211,7 +213,7 @@ def project(
         out = torch.as_tensor(_project_cvxpy(flat.cpu().double().numpy(), A_np, b_np, solver, tol))
     else:
         # float64 internally: the factorisation and the polishing solve need the headroom.
-        f64 = {"dtype": torch.float64, "device": x.device}
+        f64: dict[str, Any] = {"dtype": torch.float64, "device": x.device}
         out, certified = _project_admm(
             flat.to(torch.float64), torch.as_tensor(A_np, **f64), torch.as_tensor(b_np, **f64), tol, max_iter
         )

@@ -25,7 +25,8 @@ import torch
 
 __all__ = ["FUSE_MIN_NUMEL", "code_clone", "fused", "fused_function"]
 
-F = TypeVar("F", bound=Callable[..., torch.Tensor])
+# Any return: a fused backward returns a tuple of gradients, not one tensor.
+F = TypeVar("F", bound=Callable[..., Any])
 
 # Below this size kernel-launch and guard overheads beat fusion, and compiling would slow the
 # first call of small models (and of the test-suite) for nothing.
@@ -67,10 +68,10 @@ def fused(fn: F) -> F:
     large call of a configuration compiles (seconds; cached on disk by Inductor afterwards); a
     failure to compile warns once and falls back to plain torch ops for that configuration.
     """
-    compiled: dict[Hashable, Callable[..., torch.Tensor]] = {}
+    compiled: dict[Hashable, Callable[..., Any]] = {}
 
     @functools.wraps(fn)
-    def wrapper(x: torch.Tensor, /, *args, **kwargs) -> torch.Tensor:
+    def wrapper(x: torch.Tensor, /, *args: Any, **kwargs: Any) -> Any:
         if torch.compiler.is_compiling() or x.numel() < FUSE_MIN_NUMEL or x.device.type not in ("cpu", "cuda"):
             return fn(x, *args, **kwargs)
         if not torch.is_grad_enabled():

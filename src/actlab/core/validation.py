@@ -10,7 +10,7 @@ import difflib
 import math
 import operator
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, NoReturn, TypeVar, overload
 
 __all__ = [
     "ValidationError",
@@ -33,6 +33,8 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "!=": operator.ne,
 }
 
+T = TypeVar("T")
+
 
 class ValidationError(ValueError):
     """A `ValueError` raised for an argument outside its allowed values."""
@@ -42,7 +44,7 @@ def _fmt(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def fail(owner: str, name: str, constraint: str, value: Any, exc: type[Exception] = ValidationError):
+def fail(owner: str, name: str, constraint: str, value: Any, exc: type[Exception] = ValidationError) -> NoReturn:
     """Raise ``exc`` with the project's message format."""
     raise exc(f"{owner}: `{name}` must be {constraint}, got {_fmt(value)}")
 
@@ -95,6 +97,10 @@ def check_int(owner: str, name: str, value: Any, op: str | None = None, bound: i
     return value
 
 
+@overload
+def check_type(owner: str, name: str, value: Any, types: type[T]) -> T: ...
+@overload
+def check_type(owner: str, name: str, value: Any, types: tuple[type, ...]) -> Any: ...
 def check_type(owner: str, name: str, value: Any, types: type | tuple[type, ...]) -> Any:
     """Check ``isinstance(value, types)``; raise `TypeError` naming the expected type(s)."""
     if not isinstance(value, types):

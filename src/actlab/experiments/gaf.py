@@ -14,6 +14,7 @@ Two parts, each comparing a bare optimizer with the same optimizer wrapped in
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Callable
@@ -44,7 +45,8 @@ LR_GRIDS = {"sgd": [1e-4 * 2**k for k in range(8)], "adam": [1e-3 * 2**k for k i
 
 def _make(kind: str, params, lr: float, gaf: bool) -> torch.optim.Optimizer:
     inner = torch.optim.SGD(params, lr=lr, momentum=0.9) if kind == "sgd" else torch.optim.Adam(params, lr=lr)
-    return GradientActivation(inner, "atan", **GAF_SETTINGS[kind]) if gaf else inner
+    settings = GAF_SETTINGS[kind]
+    return GradientActivation(inner, "atan", alpha=settings["alpha"], beta=settings["beta"]) if gaf else inner
 
 
 # --- part 1: ill-conditioned problems -----------------------------------------------------------
@@ -159,7 +161,7 @@ def run_classifiers(*, datasets: list[str], epochs: int, seeds: int) -> dict[str
                         model,
                         data,
                         TrainConfig(epochs=epochs, seed=seed),
-                        optimizer=lambda ps, k=kind, g=gaf: _make(k, ps, lrs[k], g),
+                        optimizer=functools.partial(_make, kind, lr=lrs[kind], gaf=gaf),
                     )
                     runs.append(res.history)
                 final = [h[-1]["test_acc"] for h in runs]
@@ -279,7 +281,7 @@ def _report(cond: dict[str, Any], clf: dict[str, Any], cfg: dict[str, Any]) -> s
 def run(out_dir: Path, *, full: bool = False, seeds: int = 3) -> dict[str, Any]:
     """Run both parts; ``full`` uses more steps/epochs. Writes report.md, results.json, PNGs."""
     out_dir = Path(out_dir)
-    cfg = {
+    cfg: dict[str, Any] = {
         "steps": 3000 if full else 1000,
         "tol": 1e-6,
         "epochs": 60 if full else 20,
@@ -289,7 +291,7 @@ def run(out_dir: Path, *, full: bool = False, seeds: int = 3) -> dict[str, Any]:
     }
     cond = run_conditioning(steps=cfg["steps"], seeds=seeds, tol=cfg["tol"])
     clf = run_classifiers(datasets=cfg["datasets"], epochs=cfg["epochs"], seeds=seeds)
-    results = {"config": cfg, "conditioning": cond, "classifiers": clf}
+    results: dict[str, Any] = {"config": cfg, "conditioning": cond, "classifiers": clf}
     results["plots"] = _plots(out_dir, cond, clf)
     atomic_write_json(out_dir / "results.json", results)
     atomic_write_text(out_dir / "report.md", _report(cond, clf, cfg))

@@ -235,7 +235,7 @@ def run(out_dir: Path, *, full: bool = False, seeds: int = 3) -> dict[str, Any]:
     data = load_dataset("mnist1d")
     # The default fits a few minutes on 2 busy cores; `full` is the longer, wider version. Width
     # 64 keeps evaluation batches (1000 x 64) under FUSE_MIN_NUMEL: no kernel compiles either.
-    cfg = {
+    cfg: dict[str, Any] = {
         "ste_width": 256 if full else 64,
         "ste_epochs": 30 if full else 8,
         "batch_size": 128 if full else 256,

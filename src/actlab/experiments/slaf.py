@@ -264,9 +264,9 @@ def _report(summary: dict[str, dict[str, dict[str, float]]], epochs: dict[str, i
     lines += ["## Claim vs measured", ""]
     for ds, rows in summary.items():
         slafs = [n for n in rows if n != "relu" and math.isfinite(rows[n]["acc_mean"])]
-        b, relu = max(slafs, key=lambda n: rows[n]["acc_mean"]), rows["relu"]
-        gap = rows[b]["acc_mean"] - relu["acc_mean"]
-        spread = max(rows[b]["acc_std"], relu["acc_std"])
+        b, relu_row = max(slafs, key=lambda n: rows[n]["acc_mean"]), rows["relu"]
+        gap = rows[b]["acc_mean"] - relu_row["acc_mean"]
+        spread = max(rows[b]["acc_std"], relu_row["acc_std"])
         verdict = (
             "within the seed spread: no evidence either way"
             if abs(gap) <= spread
@@ -276,7 +276,7 @@ def _report(summary: dict[str, dict[str, dict[str, float]]], epochs: dict[str, i
         )
         lines.append(
             f"- {ds}: best SLAF variant **{b}** {100 * rows[b]['acc_mean']:.2f} ± {100 * rows[b]['acc_std']:.2f} % "
-            f"vs ReLU {100 * relu['acc_mean']:.2f} ± {100 * relu['acc_std']:.2f} % ({100 * gap:+.2f} pp, {verdict})."
+            f"vs ReLU {100 * relu_row['acc_mean']:.2f} ± {100 * relu_row['acc_std']:.2f} % ({100 * gap:+.2f} pp, {verdict})."
         )
     lines += [
         "- Numerical safety: runs with a non-finite training loss are counted under 'diverged'; "

@@ -17,6 +17,7 @@ import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -51,14 +52,16 @@ class GradientFunctionSpec:
         aliases: other accepted names.
     """
 
+    # Each callable gets a float for a parameter with a default and None for one without (see
+    # `resolve`), which no annotation can tie to ``alpha``/``beta``: hence the ``Any``.
     name: str
     function: Callable[..., torch.Tensor]
-    apply_: Callable[[list[torch.Tensor], float | None, float | None], None]
+    apply_: Callable[[list[torch.Tensor], Any, Any], None]
     alpha: float | None
     beta: float | None
     description: str
-    slope_at_zero: Callable[[float | None, float | None], float]
-    bound: Callable[[float | None, float | None], float]
+    slope_at_zero: Callable[[Any, Any], float]
+    bound: Callable[[Any, Any], float]
     paper: str = PAPER
     aliases: tuple[str, ...] = ()
 
@@ -260,7 +263,7 @@ def resolve(
         spec = get_gradient_function(fn)
     except ValueError as exc:
         raise ValueError(f"{owner}: `fn` {exc}") from None
-    values = {}
+    values: dict[str, float | None] = {}
     for name, value, default in (("alpha", alpha, spec.alpha), ("beta", beta, spec.beta)):
         if default is None:
             if value is not None:

@@ -81,13 +81,15 @@ def fast_atan(z: Tensor) -> Tensor:
 
 
 def _activate(g: Tensor, fn: str | Callable[[Tensor], Tensor], alpha: Tensor, beta: Tensor) -> Tensor:
+    if not isinstance(fn, str):
+        return fn(g)  # a user's callable, traced into the kernel
     if fn == "identity":
         return g
     if fn in ("atan", "atan_unit"):
         return alpha * fast_atan(beta * g)
     if fn == "tanh":
         return alpha * torch.tanh(beta * g)
-    return fn(g)  # a user's callable, traced into the kernel
+    raise ValueError(f"unknown gradient activation {fn!r}")  # resolve() admits registered names only
 
 
 # --- the kernels (traced by Dynamo; Python-level flags are compile-time constants) ---------------
@@ -118,6 +120,7 @@ def _sgd_kernel(
         if has_wd:
             d = d + wd * pw
         if has_momentum:
+            assert buf is not None  # _sgd gives every parameter a buffer when there is momentum
             nb = momentum * buf + keep[i] * d
             buf.copy_(nb)
             d = d + momentum * nb if nesterov else nb

@@ -279,7 +279,7 @@ class GradientActivation(torch.optim.Optimizer):
                 loss = closure()
         owner = type(self).__name__
         if self._fused is not None:
-            self._fused_step(owner)
+            self._fused_step(owner, self._fused)
             return loss
         if self.placement == "grad":
             for group in self.optimizer.param_groups:
@@ -297,7 +297,7 @@ class GradientActivation(torch.optim.Optimizer):
             lr = group["lr"]
             if not params or lr == 0:
                 continue
-            direction = torch._foreach_sub(old, params)
+            direction = list(torch._foreach_sub(old, params))  # a tuple; apply_ takes a list
             torch._foreach_div_(direction, lr)
             self._group_fn(group).apply_(direction)
             torch._foreach_mul_(direction, lr)
@@ -305,7 +305,7 @@ class GradientActivation(torch.optim.Optimizer):
             torch._foreach_copy_([p.detach() for p in params], old)
         return loss
 
-    def _fused_step(self, owner: str) -> None:
+    def _fused_step(self, owner: str, fused: FusedStep) -> None:
         # The inner step() is not called, so run its step hooks here, as Optimizer.step would.
         inner = self.optimizer
         pre = _optimizer_module._global_optimizer_pre_hooks
@@ -317,6 +317,6 @@ class GradientActivation(torch.optim.Optimizer):
             grads = _dense_grads(owner, params, set())
             resolved = self._group_fn(group)
             activate = tuple(id(p) not in self._excluded for p in params)
-            self._fused.step_group(group, params, grads, activate, resolved.fn, resolved.alpha, resolved.beta)
+            fused.step_group(group, params, grads, activate, resolved.fn, resolved.alpha, resolved.beta)
         for hook in [*post.values(), *inner._optimizer_step_post_hooks.values()]:
             hook(inner, (), {})

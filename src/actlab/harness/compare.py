@@ -40,6 +40,7 @@ def split_specs(text: str) -> list[str]:
         >>> split_specs("relu, slaf(degree=4, init='gelu'),terelu(mu=2.0)")
         ['relu', "slaf(degree=4, init='gelu')", 'terelu(mu=2.0)']
     """
+    current: list[str]
     parts, depth, current, quote = [], 0, [], ""
     for ch in text:
         if quote:

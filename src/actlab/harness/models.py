@@ -182,7 +182,7 @@ class RecurrentNet(nn.Module):
 MODELS = ("mlp", "cnn1d", "cnn2d", "resnet", "rnn", "gated_rnn")
 
 
-def build_model(name: str, task: Any, act: ActSpec = "relu", **kwargs: Any) -> nn.Module:
+def build_model(name: str | None, task: Any, act: ActSpec = "relu", **kwargs: Any) -> nn.Module:
     """Build ``name`` for ``task`` (a `Task`: input shape, outputs, output steps) with ``act`` everywhere.
 
     Args:

@@ -308,7 +308,7 @@ def regions_in_plane(
     center = _as_vector("regions_in_plane", "x0", x0, _in_features(layers))
     if (d1 is None) != (d2 is None):
         fail("regions_in_plane", "d1, d2", "both given or both None", "one of them")
-    if d1 is None:
+    if d1 is None or d2 is None:  # both, by the check above
         rng = np.random.default_rng(seed)
         basis, _ = np.linalg.qr(rng.standard_normal((center.size, 2)))
         e1, e2 = basis[:, 0], basis[:, 1]
@@ -320,7 +320,7 @@ def regions_in_plane(
     r = float(extent)
     square = np.array([[-r, -r], [r, -r], [r, r], [-r, r]])
     # Each cell: (polygon, map (units, 3) to the current layer's input, pattern so far).
-    cells = [(square, np.stack([e1, e2, center], axis=1), [])]
+    cells: list[tuple[np.ndarray, np.ndarray, list[np.ndarray]]] = [(square, np.stack([e1, e2, center], axis=1), [])]
     min_area = 1e-12 * r * r
     for layer in layers:
         if isinstance(layer, _Affine):

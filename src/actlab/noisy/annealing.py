@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 
-def noisy_modules(model: nn.Module) -> list[nn.Module]:
+def noisy_modules(model: nn.Module) -> list[NoisyActivation]:
     """The noisy activations of ``model`` (itself included): the modules whose noise a schedule scales.
 
     Found the one way the tools find activations (`actlab.core.registry.activation_modules`).
@@ -68,7 +68,7 @@ class NoiseAnnealing:
     def scale_at(self, step: int) -> float:
         raise NotImplementedError
 
-    def scale_for(self, module: nn.Module, step: int) -> float:
+    def scale_for(self, module: NoisyActivation, step: int) -> float:
         """The multiplier for one module (the same for all, unless a schedule targets absolute ``c``)."""
         return self.scale_at(step)
 
@@ -202,7 +202,7 @@ class PaperNoiseAnnealing(NoiseAnnealing):
         """The multiplier of a module with ``c = 1`` (i.e. ``c_t`` itself)."""
         return self.c_at(step)
 
-    def scale_for(self, module: nn.Module, step: int) -> float:
+    def scale_for(self, module: NoisyActivation, step: int) -> float:
         return self.c_at(step) / module.c
 
     def _hyperparameters(self) -> dict[str, Any]:

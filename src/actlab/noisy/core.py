@@ -129,6 +129,7 @@ def _forward(
     input's precision moved the ``p`` gradient by ~0.4%.
     """
     xo = x.to(p.dtype)
+    xi: Tensor | float
     if key is not None:
         xi = standard_normal(xo, key, half=half).to(p.dtype)
     else:
@@ -424,8 +425,8 @@ def _grads(
     g: Tensor, dydx: Tensor, dydp: Tensor | None, p: Tensor, p_shape: tuple[int, ...] | None
 ) -> tuple[Tensor, Tensor | None]:
     # The p gradient is a sum over the whole input: accumulate it in p's dtype (float32 for a
-    # bfloat16 input), not in the input's.
-    grad_p = (g.to(p.dtype) * dydp).sum_to_size(p_shape) if p_shape is not None else None
+    # bfloat16 input), not in the input's. Callers pass both dydp and p_shape or neither.
+    grad_p = (g.to(p.dtype) * dydp).sum_to_size(p_shape) if dydp is not None and p_shape is not None else None
     return g * dydx, grad_p
 
 
@@ -599,6 +600,7 @@ class NoisyActivation(nn.Module):
     """
 
     c: float
+    noise_scale: Tensor  # a buffer
 
     def __init__(
         self, *, c: float, p: float, half_normal: bool, num_parameters: int, learn_p: bool, device=None, dtype=None

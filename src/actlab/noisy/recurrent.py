@@ -15,6 +15,7 @@ cuDNN/oneDNN's fused RNNs, which cannot take a custom activation.
 from __future__ import annotations
 
 import math
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -65,7 +66,7 @@ class _RNNBase(nn.Module):
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
         self.gate_act, self.cell_act = gate_act, cell_act
         n = len(self._gates) * hidden_size
-        factory = {"device": device, "dtype": dtype}
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
         for layer in range(num_layers):
             in_size = input_size if layer == 0 else hidden_size
             setattr(self, f"weight_ih_l{layer}", nn.Parameter(torch.empty(n, in_size, **factory)))
@@ -89,8 +90,11 @@ class _RNNBase(nn.Module):
                     p.uniform_(-bound, bound)
 
     def _layer_params(self, layer: int) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
-        get = lambda n: getattr(self, f"{n}_l{layer}") if hasattr(self, f"{n}_l{layer}") else None  # noqa: E731
-        return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
+        def get(n: str) -> Tensor | None:
+            return getattr(self, f"{n}_l{layer}", None)
+
+        # The weights are always registered; only the biases can be missing (bias=False).
+        return cast(Tensor, get("weight_ih")), cast(Tensor, get("weight_hh")), get("bias_ih"), get("bias_hh")
 
     def _prepare(self, x: Tensor) -> tuple[Tensor, bool]:
         if x.dim() not in (2, 3):
@@ -192,7 +196,7 @@ class LSTM(_RNNBase):
         h_n, c_n, out = [], [], x
         for layer in range(self.num_layers):
             w_ih, w_hh, b_ih, b_hh = self._layer_params(layer)
-            acts = self.acts[layer]
+            acts = cast(nn.ModuleDict, self.acts[layer])  # a ModuleList of ModuleDicts
             # All time steps' input projections in one matmul; only h @ W_hh is sequential.
             xw = nn.functional.linear(out, w_ih, b_ih)
             h, c, steps = h0[layer], c0[layer], []
@@ -262,7 +266,7 @@ class GRU(_RNNBase):
         h_n, out = [], x
         for layer in range(self.num_layers):
             w_ih, w_hh, b_ih, b_hh = self._layer_params(layer)
-            acts = self.acts[layer]
+            acts = cast(nn.ModuleDict, self.acts[layer])  # a ModuleList of ModuleDicts
             xw = nn.functional.linear(out, w_ih, b_ih)
             h, steps = h0[layer], []
             for xw_t in xw.unbind(0):  # unbind, not xw[t]: see LSTM.forward

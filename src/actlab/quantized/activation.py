@@ -27,6 +27,7 @@ networks (Hubara et al., 2016).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -220,7 +221,7 @@ class Quantize(nn.Module):
         check_type(owner, "learn_range", learn_range, bool)
         check_int(owner, "num_parameters", num_parameters, ">=", 1)
         self.levels, self.ste, self.num_parameters = levels, ste, num_parameters
-        factory = {"device": device, "dtype": dtype}
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
         self.low = nn.Parameter(torch.empty(num_parameters, **factory), requires_grad=learn_range)
         self.high = nn.Parameter(torch.empty(num_parameters, **factory), requires_grad=learn_range)
         self.reset_parameters()

@@ -8,7 +8,8 @@ pass. The numpy side (initial fits, closed forms) lives in `basis.py`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -42,18 +43,18 @@ def _check_range(owner: str, basis: str, value: object) -> tuple[float, float] |
         if basis != "monomial":
             fail(owner, "range", f"a (low, high) pair for basis {basis!r} (None only for 'monomial')", value)
         return None
-    ok = (
+    if not (
         isinstance(value, (tuple, list))
         and len(value) == 2
         and all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in value)
-    )
-    if not ok or not value[0] < value[1]:
+        and value[0] < value[1]
+    ):
         fail(owner, "range", "None or a pair (low, high) of finite numbers with low < high", value)
     return float(value[0]), float(value[1])
 
 
 def _check_init(owner: str, init: object) -> str:
-    check_type(owner, "init", init, str)
+    init = check_type(owner, "init", init, str)
     try:
         name = parse_spec(init)[0]
     except ValueError:
@@ -214,7 +215,7 @@ def _apply(x: Tensor, coefficients: Tensor, basis: str, interval: tuple[float, f
 
 
 def _check_coefficients(owner: str, coefficients: object) -> None:
-    check_type(owner, "coefficients", coefficients, Tensor)
+    coefficients = check_type(owner, "coefficients", coefficients, Tensor)
     if coefficients.dim() < 1 or coefficients.shape[-1] < 1:
         fail(owner, "coefficients", "a tensor with the K + 1 coefficients on its last dim", tuple(coefficients.shape))
 
@@ -430,7 +431,7 @@ class SLAF(nn.Module):
         return [self.coefficients if include_bias else self.coefficients[:, 1:]]
 
     @staticmethod
-    def from_state_dict(state: dict[str, Tensor], prefix: str = "") -> SLAF:
+    def from_state_dict(state: Mapping[str, Any], prefix: str = "") -> SLAF:
         """Rebuild the `SLAF` / `SLAFReLU` saved under ``prefix`` (e.g. ``"net.2"``) in a model's state_dict.
 
         Raises:
@@ -472,7 +473,7 @@ class SLAFReLU(SLAF):
         return _apply(x, channel_view(self.coefficients, x), self.basis, self.range, True)
 
 
-def slaf_prefixes(state: dict[str, object]) -> list[str]:
+def slaf_prefixes(state: Mapping[str, object]) -> list[str]:
     """The module prefixes of every `SLAF` / `SLAFReLU` saved in a state_dict, in order."""
     suffix = "_extra_state"
     return [

@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -65,7 +66,7 @@ def optimizer_factory(
     coef_lr: float | None = None,
     weight_decay: float = 0.0,
     coef_weight_decay: float = 0.0,
-    **kwargs: object,
+    **kwargs: Any,
 ) -> Callable[[list[nn.Parameter]], torch.optim.Optimizer]:
     """An ``optimizer=`` for `train` with the activation coefficients in their own group.
 
@@ -148,7 +149,7 @@ class CoefficientL1:
         check_bound("CoefficientL1", "weight", self.weight, ">=", 0)
 
     def __call__(self, model: nn.Module) -> Tensor:
-        terms = []
+        terms: list[Tensor] = []
         for _, m in activation_modules(model):
             own = getattr(m, "penalised_parameters", None)
             params = own(self.include_bias) if own is not None else list(m.parameters(recurse=False))

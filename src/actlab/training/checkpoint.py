@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import random
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -20,7 +20,9 @@ CKPT_VERSION = 2
 
 def rng_state(gen: torch.Generator) -> dict[str, Any]:
     """The torch, numpy and python RNG states and the data-order generator's."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    # numpy's stub picks its dict overload here, but `legacy` defaults to True: the tuple.
+    state = cast("tuple[str, np.ndarray, int, int, float]", np.random.get_state())
+    kind, keys, pos, has_gauss, cached = state
     # numpy's array becomes a tensor so the checkpoint loads with torch.load(weights_only=True).
     return {
         "torch": torch.get_rng_state(),

@@ -216,8 +216,8 @@ def train(
                 stepper.step()
                 if annealer is not None and anneal_every == "step":
                     annealer.step()
-                for cb in step_callbacks:
-                    cb(model)
+                for step_cb in step_callbacks:
+                    step_cb(model)
                 sums += torch.tensor(
                     [value, 0.0 if hits is None else float(hits), len(local) * per], dtype=torch.float64
                 )
