@@ -9,7 +9,8 @@ import pytest
 
 from actlab.core.extras import require
 
-HEAVY = ("matplotlib", "scipy", "cvxpy", "sklearn", "tensorboard", "typer", "rich", "cdd", "mnist1d")
+# torch._dynamo: 1.7 s of import that only torch.compile users need (they import it anyway).
+HEAVY = ("matplotlib", "scipy", "cvxpy", "sklearn", "tensorboard", "typer", "rich", "cdd", "mnist1d", "torch._dynamo")
 
 
 def test_import_actlab_loads_no_optional_dependency():

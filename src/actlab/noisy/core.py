@@ -263,11 +263,11 @@ def _native_kernel():
     return None if lib is None else lib.actlab_noisy_forward
 
 
-@torch.compiler.assume_constant_result
 def _native_built() -> bool:
-    # Under torch.compile a constant of the trace (building the library is not traceable):
-    # the kernel is built once per process, so the answer cannot change under a compiled graph.
-    return _native_lib() is not None
+    # Under torch.compile the ops go into the graph without asking: building the library is not
+    # traceable, and their implementations fall back to the same function as torch ops where it
+    # cannot be built. (Not `assume_constant_result`: it imports Dynamo, 1.7 s, at `import actlab`.)
+    return torch.compiler.is_compiling() or _native_lib() is not None
 
 
 def _native_applies(x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, unit: str) -> bool:
