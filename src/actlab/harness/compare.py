@@ -12,7 +12,7 @@ import json
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from actlab.core.validation import check_int, fail
 from actlab.harness.cell import CellSpec, cell_dir, finished_record, load_cell_task, train_cell
 from actlab.harness.distributed import run_distributed
 from actlab.harness.models import build_model
+from actlab.harness.recipes import recipe
 from actlab.harness.report import CompareResult, write_report
 from actlab.harness.tasks import Task
 from actlab.training import TrainConfig, load_checkpoint
@@ -87,14 +88,22 @@ def _check_acts(acts: Sequence[str], task: Task, model: str | None) -> None:
         build_model(model, task, act)  # unknown names, bad arguments, models that do not fit: now
 
 
-def _run_pool(cells: list[CellSpec], jobs: int) -> list[dict[str, Any]]:
+def _run_pool(cells: list[CellSpec], jobs: int, progress: bool = False) -> list[dict[str, Any]]:
     with ProcessPoolExecutor(
         max_workers=jobs,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=torch.set_num_threads,
         initargs=(1,),
     ) as pool:
-        return list(pool.map(run_cell, cells))
+        futures = [pool.submit(run_cell, c) for c in cells]
+        if progress:  # one bar over the cells (the workers' epochs stay in their processes)
+            rp = require("rich.progress", "compare(progress=True)", "harness")
+            columns = (rp.TextColumn("cells"), rp.BarColumn(), rp.MofNCompleteColumn(), rp.TimeElapsedColumn())
+            with rp.Progress(*columns, transient=True) as bar:
+                grid = bar.add_task("cells", total=len(cells))
+                for _ in as_completed(futures):
+                    bar.advance(grid)
+        return [f.result() for f in futures]
 
 
 def compare(
@@ -104,7 +113,7 @@ def compare(
     *,
     seeds: int | Sequence[int] = 3,
     model: str | None = None,
-    config: TrainConfig = TrainConfig(),
+    config: TrainConfig | None = None,
     path: str | os.PathLike[str] | None = None,
     max_train: int | None = None,
     max_test: int | None = None,
@@ -126,7 +135,8 @@ def compare(
         seeds: a count ``n`` (seeds ``0..n-1``) or explicit seeds; each seed gives every activation
             the same data order.
         model: model name (default: the task's).
-        config: training settings (its ``seed`` is replaced per cell).
+        config: training settings (its ``seed`` is replaced per cell); ``None``: the model's
+            recipe for the task (`actlab.harness.recipes`), which trains it to its published level.
         max_train, max_test: use only the first samples of each split.
         jobs: cells run in parallel in this many processes (one thread each).
         nproc: each cell runs with DistributedDataParallel in this many processes (via torchrun).
@@ -148,6 +158,8 @@ def compare(
             check_int("compare", name, value, ">=", 1)
     path_s = str(path) if path is not None else None
     loaded = load_cell_task(task, path_s, max_train, max_test)
+    if config is None:
+        config = recipe(task, model or loaded.default_model).config
     if nproc > 1 and config.batch_size < nproc:
         fail("compare", "nproc", f"<= batch_size ({config.batch_size}) so every rank gets samples", nproc)
     _check_acts(acts, loaded, model)
@@ -193,7 +205,7 @@ def compare(
         },
     )
     if jobs > 1 and nproc == 1:
-        records = _run_pool(cells, jobs)
+        records = _run_pool(cells, jobs, progress)
     else:
         records = _run_serial(cells, progress)
     return write_report(out, records, acts, grid=json.loads((out / "grid.json").read_text()))

@@ -179,15 +179,17 @@ class RecurrentNet(nn.Module):
         return self.head(out[-self.out_steps :]).transpose(0, 1)  # (B, k, C)
 
 
-MODELS = ("mlp", "cnn1d", "cnn2d", "resnet", "rnn", "gated_rnn")
+MODELS = ("linear", "mlp", "cnn1d", "cnn2d", "resnet", "rnn", "gru", "gated_rnn")
 
 
 def build_model(name: str | None, task: Any, act: ActSpec = "relu", **kwargs: Any) -> nn.Module:
     """Build ``name`` for ``task`` (a `Task`: input shape, outputs, output steps) with ``act`` everywhere.
 
     Args:
-        name: one of `MODELS` (or ``None`` for the task's default). ``gated_rnn`` is an
-            `actlab.noisy.recurrent.LSTM` whose gates use ``act`` (cell and head: tanh).
+        name: one of `MODELS` (or ``None`` for the task's default). ``linear`` is logistic
+            regression (no activation: the floor of a comparison); ``rnn`` has a `torch.nn.LSTM`
+            encoder, ``gru`` a `torch.nn.GRU` one (the MNIST-1D reference's GRU); ``gated_rnn`` is
+            an `actlab.noisy.recurrent.LSTM` whose gates use ``act`` (cell and head: tanh).
         task: the `actlab.harness.tasks.Task` the model is for.
         act: an activation spec string, ``None`` (identity) or a zero-argument factory.
         **kwargs: model options (``hidden``, ``channels``, ``norm``, ``width``, ``rnn_cls``, ...).
@@ -198,12 +200,14 @@ def build_model(name: str | None, task: Any, act: ActSpec = "relu", **kwargs: An
     name = name or task.default_model
     check_choice("build_model", "name", name, MODELS)
     shape, out = task.input_shape, task.num_outputs
-    if task.out_steps is not None and name not in ("rnn", "gated_rnn"):
+    if task.out_steps is not None and name not in ("rnn", "gru", "gated_rnn"):
         fail("build_model", "name", f"'rnn' for the per-step task {task.name!r}", name)
     if name == "cnn2d" and len(shape) not in (2, 3):
         fail("build_model", "name", f"a model for inputs of shape {shape} (cnn2d needs (H, W) or (C, H, W))", name)
     if name == "cnn1d" and len(shape) not in (1, 2):
         fail("build_model", "name", f"a model for inputs of shape {shape} (cnn1d needs (L,) or (C, L))", name)
+    if name == "linear":
+        return MLP(math.prod(shape), out, None, hidden=())
     if name == "mlp":
         return MLP(math.prod(shape), out, act, **kwargs)
     if name == "cnn1d":
@@ -214,6 +218,8 @@ def build_model(name: str | None, task: Any, act: ActSpec = "relu", **kwargs: An
         return ResNet(shape, out, act, **kwargs)
     if name == "rnn":
         return RecurrentNet(shape, out, act, out_steps=task.out_steps, **kwargs)
+    if name == "gru":
+        return RecurrentNet(shape, out, act, out_steps=task.out_steps, rnn_cls=nn.GRU, **kwargs)
     if name == "gated_rnn":
         # The paper's use: the compared activation sits in the LSTM's i, f, o gates
         # (e.g. noisy_hard_sigmoid); cell and head keep tanh.
