@@ -227,3 +227,46 @@ def test_npz_and_image_folder_tasks_load_and_train(tmp_path):
     assert folder.num_classes == 2 and len(folder.data.x_train) == 6 and folder.input_shape[1:] == (6, 5)
     assert folder.data.y_train.tolist() == [0, 0, 0, 1, 1, 1]
     train(build_model(None, folder, "relu"), folder.data, TrainConfig(epochs=1, batch_size=4))
+
+
+def test_hybrid_spec_puts_slaf_in_conv_layers_and_bn_relu_in_dense_layers():
+    task = load_task("digits")
+    model = build_model("cnn2d", task, "hybrid(conv='slaf_bn(degree=3)', dense='relu')", channels=(4, 6), dense=(5,))
+    kinds = [type(m).__name__ for m in model.features]
+    assert kinds == ["Conv2d", "SLAFBN", "MaxPool2d", "Conv2d", "SLAFBN", "AdaptiveAvgPool2d", "Flatten", "Linear"] + [
+        "Sequential"
+    ]
+    assert [m.num_parameters for m in model.features if type(m).__name__ == "SLAFBN"] == [4, 6]  # per channel
+    bn, relu = model.features[-1]
+    assert isinstance(bn, nn.BatchNorm1d) and bn.num_features == 5 and isinstance(relu, nn.ReLU)
+    assert model(task.data.x_train[:3]).shape == (3, 10)
+    mlp = build_model("mlp", task, "hybrid(conv='relu', dense='slaf_bn', dense_norm=False)", hidden=(7,))
+    assert [type(m).__name__ for m in mlp.net] == ["Flatten", "Linear", "SLAFBN", "Linear"] and mlp.net[
+        2
+    ].num_parameters == 7
+    plain = build_model("cnn2d", task, "slaf_bn", channels=(4,), dense=(5,))  # no hybrid: act everywhere, unchanged
+    assert [type(m).__name__ for m in plain.features].count("SLAFBN") == 2
+    with pytest.raises(ValueError, match=r"build_model: `name` must be 'mlp', 'cnn1d' or 'cnn2d' for a hybrid"):
+        build_model("resnet", task, "hybrid(conv='slaf_bn')")
+    with pytest.raises(ValueError, match=r"unknown activation 'slaf_bm'"):
+        build_model("cnn2d", task, "hybrid(conv='slaf_bm')")
+    with pytest.raises(TypeError, match=r"hybrid: `spec` must be arguments among conv, dense"):
+        build_model("cnn2d", task, "hybrid(conv='slaf_bn', lin='relu')")
+
+
+def test_compare_runs_a_hybrid_arm_and_records_its_learned_curves(tmp_path):
+    from actlab.harness.compare import compare
+
+    acts = ["relu", "hybrid(conv='slaf_bn(degree=2)', dense='relu')"]
+    res = compare(
+        task="digits",
+        acts=acts,
+        out_dir=tmp_path / "run",
+        seeds=1,
+        config=TrainConfig(epochs=1, batch_size=64, lr=3e-3),
+        model="cnn2d",
+        max_train=128,
+        max_test=64,
+    )
+    learned = [c["learned"] for c in res.cells if c["act"] == acts[1]][0]
+    assert len(learned["sites"]) == 2 and (tmp_path / "run" / "learned_activations.png").stat().st_size > 0

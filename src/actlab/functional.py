@@ -15,6 +15,7 @@ from actlab.noisy.output import (
 )
 from actlab.quantized.activation import binary as binary, quantize as quantize
 from actlab.slaf.activation import slaf as slaf, slaf_relu as slaf_relu
+from actlab.slaf.batchnorm import slaf_bn as slaf_bn
 
 __all__ = [
     "binary",
@@ -28,6 +29,7 @@ __all__ = [
     "noisy_tanh",
     "quantize",
     "slaf",
+    "slaf_bn",
     "slaf_relu",
     "terelu",
 ]

@@ -15,6 +15,7 @@ from actlab.noisy.output import (
 )
 from actlab.quantized.activation import Binary as Binary, Quantize as Quantize
 from actlab.slaf.activation import SLAF as SLAF, SLAFReLU as SLAFReLU
+from actlab.slaf.batchnorm import SLAFBN as SLAFBN
 
 __all__ = [
     "Binary",
@@ -28,6 +29,7 @@ __all__ = [
     "NoisyTanh",
     "Quantize",
     "SLAF",
+    "SLAFBN",
     "SLAFReLU",
     "TERELU",
 ]

@@ -46,6 +46,9 @@ class ActTestSpec:
         reset_kwargs: constructor arguments (on top of ``kwargs``) of the test that
             ``reset_parameters()`` is idempotent and restores the initial values, for modules
             that have one; ``None`` where the initialisation is random.
+        seed: for modules with a random initialisation (e.g. ``slaf_bn``): `build` draws it
+            with ``torch.manual_seed(seed)`` (the global generator's state is restored after),
+            so ``reference`` can rebuild the same draw; ``None``: built unseeded.
     """
 
     name: str
@@ -66,9 +69,14 @@ class ActTestSpec:
     fast_kwargs: dict[str, Any] = field(default_factory=dict)
     saved_bytes: Callable[[Tensor, nn.Module], int] | None = None
     reset_kwargs: dict[str, Any] | None = field(default_factory=dict)
+    seed: int | None = None
 
     def build(self, **overrides: Any) -> nn.Module:
-        return actlab.create(self.name, **{**self.kwargs, **overrides})
+        if self.seed is None:
+            return actlab.create(self.name, **{**self.kwargs, **overrides})
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            return actlab.create(self.name, **{**self.kwargs, **overrides})
 
     def call_functional(self, module: nn.Module, x: Tensor) -> Tensor:
         if self.functional is not None:

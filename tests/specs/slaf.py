@@ -7,7 +7,7 @@ import torch
 from numpy.polynomial import Chebyshev, Legendre, chebyshev, legendre
 
 from actlab.core.channels import channel_view
-from actlab.functional import slaf, slaf_relu
+from actlab.functional import slaf, slaf_bn, slaf_relu
 from specs._base import ActTestSpec, input_and_parameters
 
 
@@ -129,3 +129,61 @@ SPECS = [
         reset_kwargs={"num_parameters": 3},
     ),
 ]
+
+
+def _paper_draw(seed: int, channels: int, degree: int) -> tuple[np.ndarray, np.ndarray]:
+    """The authors' initial draw in the documented order: a ~ N(0, 1) + 1 on x^1, then gate logits ~ N(0, 1)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        a = torch.randn(channels, degree)
+        a[:, 0] += 1.0
+        g = torch.randn(degree)
+    return a.double().numpy(), g.double().numpy()
+
+
+def _bn_reference(seed: int, degree: int, eps: float = 1e-8):
+    """Eval mode with the initial running statistics (mean 0, variance 1): sum_i a_i sigmoid(g_i) x^i / sqrt(1 + eps) + 0.1."""
+    a, g = _paper_draw(seed, 1, degree)
+    w = a[0] / (1.0 + np.exp(-g))
+
+    def ref(x: torch.Tensor) -> torch.Tensor:
+        v = x.numpy()
+        with np.errstate(invalid="ignore"):
+            # b = 0.1 as stored in float32 (the default dtype) before `.double()`
+            out = sum(w[i] * (v ** (i + 1) - 0.0) / np.sqrt(1.0 + eps) for i in range(degree)) + float(np.float32(0.1))
+        return torch.from_numpy(np.asarray(out, dtype=np.float64))
+
+    return ref
+
+
+def _call_bn(m, x):
+    return slaf_bn(
+        x,
+        coefficients=m.coefficients,
+        bias=m.bias,
+        gate=m.gate,
+        running_mean=m.running_mean,
+        running_var=m.running_var,
+        training=m.training,
+        momentum=m.momentum,
+        eps=m.eps,
+    )
+
+
+SPECS.append(
+    ActTestSpec(
+        "slaf_bn",
+        _bn_reference(seed=0, degree=3),
+        kwargs={"degree": 3},
+        seed=0,
+        functional=_call_bn,
+        errors=(
+            ({"degree": 0}, ValueError, r"^SLAFBN: `degree` must be an int >= 1, got 0$"),
+            ({"num_parameters": 0}, ValueError, r"^SLAFBN: `num_parameters` must be an int >= 1, got 0$"),
+            ({"momentum": 1.5}, ValueError, r"^SLAFBN: `momentum` must be in \[0.0, 1.0\], got 1.5$"),
+            ({"eps": 0.0}, ValueError, r"^SLAFBN: `eps` must be > 0, got 0.0$"),
+            ({"gate": 1}, TypeError, r"^SLAFBN: `gate` must be of type bool"),
+        ),
+        reset_kwargs=None,  # random draws, as the authors'; tests/test_slaf_bn.py checks reset
+    )
+)

@@ -20,9 +20,9 @@ import torch
 
 from actlab.core.io import atomic_write_json
 from actlab.core.learned import activation_curve
-from actlab.core.registry import activation_modules, create
+from actlab.core.registry import activation_modules
 from actlab.core.validation import fail
-from actlab.harness.models import build_model
+from actlab.harness.models import build_model, site_template
 from actlab.harness.tasks import Task, load_task
 from actlab.training import TrainConfig, train
 
@@ -99,7 +99,9 @@ def cell_dir(out_dir: str | os.PathLike[str], act: str, seed: int) -> Path:
 
 def _learned_curves(model: torch.nn.Module, act: str) -> dict[str, Any] | None:
     """The trained curve of every activation site with parameters (``None`` for fixed activations)."""
-    sites = [(n, m) for n, m in activation_modules(model, type(create(act))) if any(True for _ in m.parameters())]
+    sites = [
+        (n, m) for n, m in activation_modules(model, type(site_template(act))) if any(True for _ in m.parameters())
+    ]
     if not sites:
         return None
     x = torch.linspace(-4.0, 4.0, 161)

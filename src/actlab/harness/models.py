@@ -7,24 +7,85 @@ need (a 1-D CNN sees a length-40 signal as one channel, an RNN sees it as 40 ste
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
 
 from actlab.core.registry import create
-from actlab.core.validation import check_choice, fail
+from actlab.core.specparse import parse_spec
+from actlab.core.validation import check_choice, check_type, fail
 from actlab.noisy.recurrent import LSTM
 
-__all__ = ["MODELS", "MLP", "CNN1d", "CNN2d", "RecurrentNet", "ResNet", "build_model"]
-
-ActSpec = str | Callable[[], nn.Module] | None
+__all__ = ["MODELS", "MLP", "CNN1d", "CNN2d", "LayerActs", "RecurrentNet", "ResNet", "build_model", "site_template"]
 
 
-def _act(spec: ActSpec) -> nn.Module:
+@dataclass(frozen=True)
+class LayerActs:
+    """Activations by layer type, the spec ``hybrid(conv=..., dense=..., dense_norm=True, per_channel=True)``.
+
+    The SLAF authors' "SLAF with ReLU" (PAPERS.md, section 2) is ``hybrid(conv='slaf_bn',
+    dense='relu')``: SLAF in the conv layers, BatchNorm1d + ReLU in the dense (hidden ``Linear``)
+    layers. Understood by `MLP` (every layer dense), `CNN1d` and `CNN2d` (convs, then the
+    ``dense`` hidden layers); other models reject it.
+
+    Attributes:
+        conv, dense: activation specs (as for `create`) for conv and dense sites.
+        dense_norm: put ``BatchNorm1d(width)`` before each dense-site activation.
+        per_channel: give activations that take ``num_parameters`` one per channel / feature.
+    """
+
+    conv: str = "slaf_bn"
+    dense: str = "relu"
+    dense_norm: bool = True
+    per_channel: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("conv", "dense"):
+            create(check_type("hybrid", name, getattr(self, name), str))  # unknown names fail now
+        check_type("hybrid", "dense_norm", self.dense_norm, bool)
+        check_type("hybrid", "per_channel", self.per_channel, bool)
+
+    @staticmethod
+    def parse(spec: object) -> LayerActs | None:
+        """The `LayerActs` of a ``"hybrid(...)"`` string; ``None`` for any other spec."""
+        if not (isinstance(spec, str) and spec.strip().startswith("hybrid(")):
+            return None
+        _, args, kwargs = parse_spec(spec)
+        if args:
+            fail("hybrid", "spec", "keyword arguments only (conv=, dense=, dense_norm=, per_channel=)", spec)
+        try:
+            return LayerActs(**kwargs)
+        except TypeError:
+            fail("hybrid", "spec", "arguments among conv, dense, dense_norm, per_channel", spec, TypeError)
+
+    def make(self, site: str, width: int) -> nn.Module:
+        module = create(self.conv if site == "conv" else self.dense)
+        params = inspect.signature(type(module)).parameters
+        if self.per_channel and width > 1 and "num_parameters" in params:
+            module = create(self.conv if site == "conv" else self.dense, num_parameters=width)
+        if site == "dense" and self.dense_norm:
+            return nn.Sequential(nn.BatchNorm1d(width), module)
+        return module
+
+
+ActSpec = str | Callable[[], nn.Module] | LayerActs | None
+
+
+def _act(spec: ActSpec, site: str = "conv", width: int = 1) -> nn.Module:
+    if isinstance(spec, LayerActs):
+        return spec.make(site, width)
     return spec() if callable(spec) and not isinstance(spec, (str, type)) else create(spec)
+
+
+def site_template(spec: str) -> nn.Module:
+    """A fresh module of the kind whose learned curves the harness records: ``create(spec)``, or a hybrid's conv activation."""
+    hybrid = LayerActs.parse(spec)
+    return create(hybrid.conv if hybrid is not None else spec)
 
 
 class MLP(nn.Module):
@@ -37,7 +98,7 @@ class MLP(nn.Module):
         layers: list[nn.Module] = [nn.Flatten()]
         width = in_features
         for h in hidden:
-            layers += [nn.Linear(width, h), _act(act)]
+            layers += [nn.Linear(width, h), _act(act, "dense", h)]
             width = h
         layers.append(nn.Linear(width, num_outputs))
         self.net = nn.Sequential(*layers)
@@ -52,7 +113,7 @@ def _conv_stack(dim: int, in_ch: int, channels: Sequence[int], act: ActSpec, nor
     )
     layers: list[nn.Module] = []
     for i, ch in enumerate(channels):
-        layers += [conv(in_ch, ch, 3, padding=1), *([bn(ch)] if norm else []), _act(act)]
+        layers += [conv(in_ch, ch, 3, padding=1), *([bn(ch)] if norm else []), _act(act, "conv", ch)]
         if i < len(channels) - 1:
             layers.append(pool(2))
         in_ch = ch
@@ -70,13 +131,19 @@ class _CNN(nn.Module):
         *,
         channels: Sequence[int] = (32, 64),
         norm: bool = False,
+        dense: Sequence[int] = (),
     ) -> None:
         super().__init__()
         self.in_shape = tuple(in_shape)
         in_ch = 1 if len(self.in_shape) == self.dim else self.in_shape[0]
         pool = nn.AdaptiveAvgPool1d(1) if self.dim == 1 else nn.AdaptiveAvgPool2d(1)
-        self.features = nn.Sequential(*_conv_stack(self.dim, in_ch, channels, act, norm), pool, nn.Flatten())
-        self.head = nn.Linear(channels[-1], num_outputs)
+        hidden: list[nn.Module] = []
+        width = channels[-1]
+        for h in dense:  # hidden dense layers after the pool: `Linear -> act`
+            hidden += [nn.Linear(width, h), _act(act, "dense", h)]
+            width = h
+        self.features = nn.Sequential(*_conv_stack(self.dim, in_ch, channels, act, norm), pool, nn.Flatten(), *hidden)
+        self.head = nn.Linear(width, num_outputs)
 
     def forward(self, x: torch.Tensor, /) -> torch.Tensor:
         if x.dim() == self.dim + 1:  # no channel axis: one channel
@@ -85,13 +152,13 @@ class _CNN(nn.Module):
 
 
 class CNN1d(_CNN):
-    """Conv1d stack (3-wide kernels, max-pool between blocks, optional BatchNorm), average pool, head."""
+    """Conv1d stack (3-wide kernels, max-pool between blocks, optional BatchNorm), average pool, ``dense`` hidden layers, head."""
 
     dim = 1
 
 
 class CNN2d(_CNN):
-    """Conv2d stack (3x3 kernels, max-pool between blocks, optional BatchNorm), average pool, head."""
+    """Conv2d stack (3x3 kernels, max-pool between blocks, optional BatchNorm), average pool, ``dense`` hidden layers, head."""
 
     dim = 2
 
@@ -191,14 +258,19 @@ def build_model(name: str | None, task: Any, act: ActSpec = "relu", **kwargs: An
             encoder, ``gru`` a `torch.nn.GRU` one (the MNIST-1D reference's GRU); ``gated_rnn`` is
             an `actlab.noisy.recurrent.LSTM` whose gates use ``act`` (cell and head: tanh).
         task: the `actlab.harness.tasks.Task` the model is for.
-        act: an activation spec string, ``None`` (identity) or a zero-argument factory.
-        **kwargs: model options (``hidden``, ``channels``, ``norm``, ``width``, ``rnn_cls``, ...).
+        act: an activation spec string, ``None`` (identity) or a zero-argument factory; or
+            activations by layer type, ``"hybrid(conv='slaf_bn', dense='relu')"`` (`LayerActs`;
+            ``mlp``, ``cnn1d``, ``cnn2d`` only).
+        **kwargs: model options (``hidden``, ``channels``, ``dense``, ``norm``, ``width``, ``rnn_cls``, ...).
 
     Raises:
         ValueError: unknown model or a model that cannot read the task's inputs.
     """
     name = name or task.default_model
     check_choice("build_model", "name", name, MODELS)
+    act = LayerActs.parse(act) or act
+    if isinstance(act, LayerActs) and name not in ("mlp", "cnn1d", "cnn2d"):
+        fail("build_model", "name", "'mlp', 'cnn1d' or 'cnn2d' for a hybrid(...) activation spec", name)
     shape, out = task.input_shape, task.num_outputs
     if task.out_steps is not None and name not in ("rnn", "gru", "gated_rnn"):
         fail("build_model", "name", f"'rnn' for the per-step task {task.name!r}", name)

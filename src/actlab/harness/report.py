@@ -20,7 +20,8 @@ import numpy as np
 
 from actlab.core.extras import require
 from actlab.core.io import atomic_write_json, atomic_write_text, pyplot, save_figure
-from actlab.core.registry import ACTIVATIONS, create
+from actlab.core.registry import ACTIVATIONS
+from actlab.harness.models import site_template
 
 __all__ = ["paired_test", "summarise", "write_report"]
 
@@ -142,7 +143,7 @@ def _plot_learned(path: Path, records: Sequence[dict[str, Any]], acts: Sequence[
         cell = next(r for r in records if r["act"] == act and r["learned"])
         x = np.array(cell["learned"]["x"])
         with torch.no_grad():
-            init = create(act).eval()(torch.tensor(x, dtype=torch.float32).view(1, -1)).view(-1).numpy()
+            init = site_template(act).eval()(torch.tensor(x, dtype=torch.float32).view(1, -1)).view(-1).numpy()
         ax.plot(x, init, "k--", lw=1.2, label="initial")
         for site, ys in cell["learned"]["sites"].items():
             ax.plot(x, ys, lw=1.4, label=site)

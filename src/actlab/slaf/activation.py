@@ -273,7 +273,10 @@ def slaf_relu(
     r"""SLAF beside ReLU: :math:`\mathrm{relu}(x) + \mathrm{SLAF}(x)` in one fused kernel.
 
     The polynomial (see :func:`slaf` for the math, ``range`` and the tangent continuation) is a
-    learned correction to ReLU; with zero coefficients this is exactly ReLU.
+    learned correction to ReLU; with zero coefficients this is exactly ReLU. This is *not* the
+    authors' "SLAF with ReLU", which in their code means SLAF in the conv layers and BN + ReLU
+    in the dense layers (the harness spec ``hybrid(conv='slaf_bn', dense='relu')``); it is an
+    actlab variant that keeps ReLU's shape as the starting point.
 
     Examples:
         >>> slaf_relu(torch.tensor([-1.0, 2.0]), coefficients=torch.tensor([0.5, 0.0]))
@@ -393,7 +396,9 @@ class SLAF(nn.Module):
         """The learned polynomial in ``x`` (power series), one per channel; exact on ``range``.
 
         For `SLAFReLU` this is the part added to ReLU. Outside ``range`` the activation follows
-        the tangent line instead (see :func:`slaf`).
+        the tangent line instead (see :func:`slaf`), so the whole function is piecewise: this
+        polynomial inside, two lines outside; only ``range=None`` makes it one polynomial on the
+        whole line. (`SLAFBN.polynomial` is its eval-mode function, exact everywhere.)
         """
         coef = self.coefficients.detach().double().cpu().numpy()
         if self.range is None:
@@ -458,7 +463,8 @@ class SLAF(nn.Module):
 class SLAFReLU(SLAF):
     r"""SLAF beside ReLU: :math:`\mathrm{relu}(x) + \sum_k a_k \phi_k(t)`, a learned correction to ReLU.
 
-    Same arguments as `SLAF`; ``init`` is fitted as ``init(x) - relu(x)``, so the default
+    Not the authors' "SLAF with ReLU" (a split by layer type: SLAF in conv layers, BN + ReLU in
+    dense ones, `actlab.harness.models.LayerActs`); an actlab variant. Same arguments as `SLAF`; ``init`` is fitted as ``init(x) - relu(x)``, so the default
     ``init="relu"`` gives zero coefficients and the layer starts as exactly ReLU.
 
     Examples:

@@ -5,7 +5,7 @@ trainer: a coefficient parameter group with its own learning rate and weight dec
 (`optimizer_factory`), staged freezing of coefficients or weights (`CoefficientStages`, an
 epoch callback), the authors' L1 penalty on the coefficients (`CoefficientL1`, a regulariser),
 element-wise gradient clipping of the coefficients (`clip_coefficient_gradients`), and
-`cycle_activations` for the paper's "SLAF beside ReLU" layer mix.
+`cycle_activations` to alternate activations by layer.
 
 Example:
     >>> from actlab.harness.models import MLP
@@ -33,6 +33,7 @@ from torch.utils.hooks import RemovableHandle
 from actlab.core.registry import activation_modules, create
 from actlab.core.validation import check_bound, check_finite, check_int
 from actlab.slaf.activation import SLAF
+from actlab.slaf.batchnorm import SLAFBN
 
 __all__ = [
     "CoefficientL1",
@@ -181,9 +182,11 @@ def cycle_activations(*specs: str) -> Callable[[], nn.Module]:
     """A zero-argument factory returning ``create(spec)`` for each spec in turn, cycling.
 
     For models that take an activation factory (``actlab.harness.models.MLP(act=...)``), e.g.
-    ``cycle_activations("slaf", "relu")`` alternates SLAF and ReLU layers (the authors' "SLAF
-    with ReLU": SLAF in some layers, ReLU in others). See `SLAFReLU` for SLAF added to ReLU
-    within one layer.
+    ``cycle_activations("slaf", "relu")`` alternates SLAF and ReLU layers. The authors' "SLAF
+    with ReLU" is a split by layer type instead (SLAF in the conv layers, BN + ReLU in the dense
+    ones): the harness spec ``hybrid(conv='slaf_bn', dense='relu')``
+    (`actlab.harness.models.LayerActs`). `SLAFReLU` (ReLU plus a polynomial in one unit) is
+    neither.
     """
     if not specs:
         raise ValueError("cycle_activations: `specs` must name at least one activation, got ()")
@@ -194,5 +197,10 @@ def cycle_activations(*specs: str) -> Callable[[], nn.Module]:
 
 
 def learned_polynomials(model: nn.Module) -> dict[str, list[np.polynomial.Polynomial]]:
-    """``{module name: SLAF.polynomial()}`` for every SLAF in ``model`` (closed forms, per channel)."""
-    return {name: m.polynomial() for name, m in model.named_modules() if isinstance(m, SLAF)}
+    """``{module name: .polynomial()}`` for every `SLAF` / `SLAFBN` in ``model`` (closed forms, per channel).
+
+    Where each is exact: a `SLAF` with a ``range`` is the polynomial on the range only (tangent
+    lines outside); a `SLAFReLU`'s is the part added to ReLU; a `SLAFBN`'s is its eval-mode
+    function (running statistics) on the whole line.
+    """
+    return {name: m.polynomial() for name, m in model.named_modules() if isinstance(m, (SLAF, SLAFBN))}
