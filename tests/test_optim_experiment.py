@@ -85,6 +85,7 @@ def test_protocol_pieces_write_a_report_and_reuse_finished_runs(tmp_path):
     assert (tmp_path / name).stat().st_size > 1000
     text = "\n".join(exp.protocol_report(summary, "digits", {"epochs": 1, "batch": 256, "seeds": 2}))
     assert "| gaf(0.1,20) |" in text and "Verdict" in text and "gaf(0.1,20):" in text
+    assert "edge of the grid" in text  # a two-point grid: every tuned lr is at an edge
     json.dumps(summary, default=str)
 
 

@@ -262,6 +262,9 @@ def protocol_report(summary: dict[str, Any], task: str, cfg: dict[str, Any]) -> 
         tu = s["per_lr"][s["tuned_lr"]]
         untuned = f"{_ms(at['best'])} | {_ms(at['final'])}" if at else "– | –"
         lines.append(f"| {arm} | {untuned} | {s['tuned_lr']:g} | {_ms(tu['best'])} | {_ms(tu['final'])} |")
+    edge = [arm for arm, s in summary.items() if s["tuned_lr"] in (lrs[0], lrs[-1])]
+    if edge:
+        lines += ["", f"Tuned lr at the edge of the grid (the optimum may lie beyond it): {', '.join(edge)}."]
     lines += ["", "### Verdict (generated from the numbers above)\n"]
     lines.append("Paper: GAF above bare SGD and above both clipping baselines (a positive gap on CIFAR/ImageNet).\n")
     for arm in summary:
