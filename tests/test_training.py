@@ -101,6 +101,35 @@ def test_grad_clip_bounds_the_gradient_norm_at_every_step():
     assert len(norms) == 6 and max(norms) <= 0.1 + 1e-5
 
 
+def test_grad_clip_value_clamps_every_gradient_element_at_every_step():
+    seen = []
+
+    def record(model):
+        seen.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
+
+    d = _data()
+    data = Dataset("big", d.x_train * 100, d.y_train, d.x_test, d.y_test, 2)  # large inputs: large gradients
+    cfg = TrainConfig(epochs=1, batch_size=8, grad_clip_value=0.01)
+    train(_net(), data, cfg, step_callbacks=[record])
+    grads = torch.stack(seen)
+    assert len(seen) == 6 and grads.abs().max() <= 0.01
+    assert (grads.abs() == 0.01).any()  # it was active, not a no-op on small gradients
+
+    # the reference: torch.clamp of the raw gradient, then the same SGD step
+    torch.manual_seed(0)
+    net, ref = _net(), _net()
+    ref.load_state_dict(net.state_dict())
+    one = TrainConfig(epochs=1, batch_size=len(d.x_train), optim="sgd", lr=0.1, momentum=0.0, grad_clip_value=0.01)
+    train(net, data, one)
+    ref.zero_grad()
+    nn.functional.cross_entropy(ref(data.x_train), data.y_train).backward()
+    with torch.no_grad():
+        for p in ref.parameters():
+            p -= 0.1 * p.grad.clamp(-0.01, 0.01)
+    for a, b in zip(net.parameters(), ref.parameters()):
+        torch.testing.assert_close(a, b)
+
+
 def test_a_diverging_run_stops_at_the_first_nonfinite_loss():
     class Point(nn.Module):
         def __init__(self):
@@ -154,6 +183,7 @@ def test_an_optimizer_factory_and_a_regularizer(tmp_path):
     [
         ({"steps_per_epoch": 0}, "TrainConfig: `steps_per_epoch` must be an int >= 1, got 0"),
         ({"grad_clip": 0.0}, "TrainConfig: `grad_clip` must be > 0, got 0.0"),
+        ({"grad_clip_value": -1.0}, "TrainConfig: `grad_clip_value` must be > 0, got -1.0"),
     ],
 )
 def test_bad_new_options_are_clear_errors(kwargs, message):

@@ -22,12 +22,8 @@ its last epoch's checkpoint (`actlab.training.train`). Delete ``runs/`` to recom
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import re
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +35,7 @@ from actlab.core.io import atomic_write_json, atomic_write_text, pyplot, save_fi
 from actlab.core.registry import create
 from actlab.data import load_dataset
 from actlab.experiments import Experiment, register_experiment
+from actlab.experiments._cache import resumable as _resumable
 from actlab.harness.tasks import make_adding
 from actlab.noisy.annealing import LinearNoiseAnnealing, noisy_modules
 from actlab.noisy.output import PAPER
@@ -176,29 +173,6 @@ def _run_lstm(
         "best_mse": min(m for _, m in curve),
         "seconds": time.perf_counter() - start,
     }
-
-
-def _resumable(
-    out_dir: Path, task: str, arm: str, seed: int, cfg: dict[str, Any], fn: Callable[..., dict[str, Any]]
-) -> dict[str, Any]:
-    """``fn(arm, seed, checkpoint=..., **cfg)``, or its saved result from an earlier run with the same configuration.
-
-    A run in progress checkpoints every epoch to a file named by its configuration, so an
-    interrupted run resumes where it stopped and a changed one starts afresh.
-    """
-    slug = re.sub(r"[^a-z0-9]+", "-", arm.lower()).strip("-")
-    path = out_dir / "runs" / f"{task}-{slug}-seed{seed}.json"
-    key = {"task": task, "arm": arm, "seed": seed, "config": cfg}
-    if path.exists():
-        saved = json.loads(path.read_text())
-        if saved.get("key") == key:
-            return saved["result"]
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
-    checkpoint = path.with_name(f"{path.stem}-{digest}.pt")
-    result = fn(arm, seed, checkpoint=checkpoint, **cfg)
-    atomic_write_json(path, {"key": key, "result": result})
-    checkpoint.unlink(missing_ok=True)
-    return result
 
 
 def _summary(runs: list[dict[str, Any]], key: str) -> dict[str, dict[str, float]]:

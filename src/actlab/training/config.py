@@ -52,6 +52,9 @@ class TrainConfig:
         patience: stop after this many epochs without a lower test loss (``None``: never). The
             tasks have no separate validation split, so this saves time; it is not model selection.
         grad_clip: clip the global gradient norm to this before every step (``None``: never).
+        grad_clip_value: clamp every gradient element to ``[-v, v]`` before every step (``None``:
+            never); with ``grad_clip`` too, the values are clamped first, then the norm is clipped.
+            The GAF paper's clip-by-value baseline (at ``alpha * pi / 2``, the bound of its ``g``).
         stop_nonfinite: end the run at the first non-finite training loss (``RunResult.diverged``);
             for learning-rate sweeps, where a diverged run has nothing left to teach.
         seed: seeds the model's training noise, the data order and the checkpointed RNGs.
@@ -72,6 +75,7 @@ class TrainConfig:
     anneal: str = "none"
     steps_per_epoch: int | None = None
     grad_clip: float | None = None
+    grad_clip_value: float | None = None
     stop_nonfinite: bool = False
 
     def __post_init__(self) -> None:
@@ -91,6 +95,8 @@ class TrainConfig:
             check_int("TrainConfig", "steps_per_epoch", self.steps_per_epoch, ">=", 1)
         if self.grad_clip is not None:
             check_bound("TrainConfig", "grad_clip", self.grad_clip, ">", 0)
+        if self.grad_clip_value is not None:
+            check_bound("TrainConfig", "grad_clip_value", self.grad_clip_value, ">", 0)
         parse_optim(self.optim)
 
     def to_dict(self) -> dict[str, Any]:

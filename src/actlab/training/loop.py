@@ -211,6 +211,8 @@ def train(
                     scaled = scaled + regularizer(model)
                 stepper.zero_grad(set_to_none=True)
                 scaled.backward()
+                if config.grad_clip_value is not None:
+                    nn.utils.clip_grad_value_(params, config.grad_clip_value)
                 if config.grad_clip is not None:
                     nn.utils.clip_grad_norm_(params, config.grad_clip)
                 stepper.step()
