@@ -8,6 +8,7 @@ ship with the package.
 from __future__ import annotations
 
 import functools
+import hashlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +17,7 @@ import torch
 from actlab.core.extras import require
 from actlab.core.validation import check_choice
 
-__all__ = ["DATASETS", "Dataset", "load_dataset", "standardise"]
+__all__ = ["DATASETS", "Dataset", "fingerprint", "load_dataset", "standardise"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,22 @@ class Dataset:
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.x_train.shape[1:])
+
+
+def fingerprint(data: Dataset) -> str:
+    """A SHA-256 of the split's contents (tensors, shapes, dtypes, targets): what a run trained on.
+
+    Runs record it so that a checkpoint made on other data (another file at the same path,
+    another ``--max-train``) is never resumed.
+    """
+    h = hashlib.sha256()
+    meta = (data.num_classes, data.objective, data.out_steps, data.tolerance)
+    h.update(repr(meta).encode())
+    for t in (data.x_train, data.y_train, data.x_test, data.y_test):
+        t = t.detach().cpu().contiguous()
+        h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
 
 
 def standardise(x_train: np.ndarray, x_test: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:

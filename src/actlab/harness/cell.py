@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib.metadata
 import json
 import os
 import re
@@ -26,7 +27,18 @@ from actlab.harness.models import build_model, site_template
 from actlab.harness.tasks import Task, load_task
 from actlab.training import TrainConfig, train
 
-__all__ = ["CellSpec", "cell_dir", "finished_record", "load_cell_task", "train_cell"]
+
+def _code_version() -> str:
+    try:
+        return importlib.metadata.version("actlab")
+    except importlib.metadata.PackageNotFoundError:  # a source tree on sys.path, not installed
+        return "unknown"
+
+
+#: the installed actlab's version, part of every cell's identity
+CODE_VERSION = _code_version()
+
+__all__ = ["CODE_VERSION", "CellSpec", "cell_dir", "finished_record", "load_cell_task", "train_cell"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,8 @@ class CellSpec:
         max_train, max_test: use only the first samples of each split (``None``: all).
         dir: the cell folder (checkpoint and result). ``tensorboard``: TensorBoard log folder or ``None``.
         nproc: processes for DistributedDataParallel (``1``: in this process).
+        data_sha: `actlab.data.fingerprint` of the (cut) data: a changed file at the same path or
+            another ``max_train`` is another cell.
     """
 
     task: str
@@ -51,17 +65,20 @@ class CellSpec:
     max_test: int | None = None
     tensorboard: str | None = None
     nproc: int = 1
+    data_sha: str | None = None
 
     def identity(self) -> dict[str, Any]:
-        """What decides the cell's numbers (not where it runs or logs)."""
+        """What decides the cell's numbers (not where it runs or logs), with the code version."""
         return {
             "task": self.task,
             "path": self.path,
+            "data_sha": self.data_sha,
             "model": self.model,
             "act": self.act,
             "max_train": self.max_train,
             "max_test": self.max_test,
             "config": self.config.to_dict(),
+            "actlab": CODE_VERSION,
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -138,6 +155,7 @@ def train_cell(
         progress=progress,
         tensorboard_dir=cell.tensorboard,
         description=f"{cell.act} seed {cell.config.seed}",
+        identity={k: v for k, v in cell.identity().items() if k != "config"},
     )
     record = {
         "cell": cell.identity(),

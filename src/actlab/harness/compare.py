@@ -23,6 +23,7 @@ from actlab.core.extras import require
 from actlab.core.io import atomic_write_json
 from actlab.core.registry import ACTIVATIONS
 from actlab.core.validation import check_int, fail
+from actlab.data import fingerprint
 from actlab.harness.cell import CellSpec, cell_dir, finished_record, load_cell_task, train_cell
 from actlab.harness.distributed import run_distributed
 from actlab.harness.models import build_model
@@ -30,6 +31,7 @@ from actlab.harness.recipes import recipe
 from actlab.harness.report import CompareResult, write_report
 from actlab.harness.tasks import Task
 from actlab.training import TrainConfig, load_checkpoint
+from actlab.training.loop import run_differences
 
 __all__ = ["CellSpec", "CompareResult", "cell_dir", "compare", "run_cell", "split_specs"]
 
@@ -106,6 +108,27 @@ def _run_pool(cells: list[CellSpec], jobs: int, progress: bool = False) -> list[
         return [f.result() for f in futures]
 
 
+def _check_resumable(cell: CellSpec, out: Path) -> None:
+    """Refuse a run folder whose finished or interrupted cell was made by another run, naming what differs."""
+    done, ckpt = Path(cell.dir) / "result.json", Path(cell.dir) / "checkpoint.pt"
+    if done.exists():
+        saved = json.loads(done.read_text()).get("cell")
+        diffs = run_differences({"cell": saved}, {"cell": cell.identity()})
+    elif ckpt.exists():
+        run = load_checkpoint(ckpt).get("run") or {}
+        now = {"config": cell.config.to_dict(), "identity": {k: v for k, v in cell.identity().items() if k != "config"}}
+        diffs = run_differences({k: run.get(k) for k in now}, now)
+    else:
+        return
+    if diffs:
+        fail(
+            "compare",
+            "out_dir",
+            "a new folder or one from the same grid (start fresh: another --out, or delete it)",
+            f"{out}, whose cell {Path(cell.dir).relative_to(out)} differs in {'; '.join(diffs)}",
+        )
+
+
 def compare(
     task: str,
     acts: Sequence[str] | str,
@@ -163,6 +186,7 @@ def compare(
     if nproc > 1 and config.batch_size < nproc:
         fail("compare", "nproc", f"<= batch_size ({config.batch_size}) so every rank gets samples", nproc)
     _check_acts(acts, loaded, model)
+    data_sha = fingerprint(loaded.data)
     out = Path(out_dir)
     cells = [
         CellSpec(
@@ -175,6 +199,7 @@ def compare(
             max_train=max_train,
             max_test=max_test,
             nproc=nproc,
+            data_sha=data_sha,
             tensorboard=str(out / "tensorboard" / cell_dir(out, act, seed).relative_to(out / "cells"))
             if tensorboard
             else None,
@@ -183,13 +208,7 @@ def compare(
         for seed in seed_list
     ]
     for cell in cells:  # a folder from another grid: refuse before training anything
-        done, ckpt = Path(cell.dir) / "result.json", Path(cell.dir) / "checkpoint.pt"
-        if (done.exists() and json.loads(done.read_text())["cell"] != cell.identity()) or (
-            not done.exists()
-            and ckpt.exists()
-            and load_checkpoint(ckpt).get("run", {}).get("config") != cell.config.to_dict()
-        ):
-            fail("compare", "out_dir", "a new folder or one from the same grid (task, model, data, config)", str(out))
+        _check_resumable(cell, out)
     atomic_write_json(
         out / "grid.json",
         {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import random
 from pathlib import Path
 from typing import Any, cast
@@ -12,6 +13,7 @@ import torch
 import torch.distributed as dist
 
 from actlab.core.io import atomic_write
+from actlab.core.validation import fail
 
 __all__ = ["CKPT_VERSION", "load_checkpoint", "rng_state", "save_checkpoint", "set_rng_state"]
 
@@ -41,8 +43,24 @@ def set_rng_state(state: dict[str, Any], gen: torch.Generator) -> None:
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a checkpoint written by `actlab.training.train` (tensors and plain Python values only)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """Read a checkpoint written by `actlab.training.train` (tensors and plain Python values only).
+
+    Raises:
+        ValueError: the file is empty, truncated or not a checkpoint (it names the file; delete it
+            to start that run afresh).
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (EOFError, OSError, RuntimeError, pickle.UnpicklingError, ValueError) as exc:
+        fail(
+            "load_checkpoint",
+            "path",
+            "a complete checkpoint (delete it to start afresh)",
+            f"{path} ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'empty or truncated'})",
+        )
+    if not isinstance(state, dict):
+        fail("load_checkpoint", "path", "a checkpoint written by actlab.training.train", str(path))
+    return state
 
 
 def save_checkpoint(path: Path, state: dict[str, Any], gen: torch.Generator, rank: int, world: int) -> None:

@@ -14,7 +14,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from actlab.training.checkpoint import CKPT_VERSION, load_checkpoint, save_check
 from actlab.training.config import OptimizerFactory, TrainConfig, build_annealer, build_optimizer, build_scheduler
 from actlab.training.objectives import LossFn, evaluate, objective_for
 
-__all__ = ["RunResult", "train"]
+__all__ = ["RunResult", "run_differences", "train"]
 
 ANNEAL_EVERY = ("epoch", "step")
 
@@ -65,6 +65,21 @@ class RunResult:
         return max((h["test_acc"] for h in self.history), default=float("nan"))
 
 
+def run_differences(saved: Any, now: Any, path: str = "") -> list[str]:
+    """``field: saved -> now`` for every leaf in which a checkpoint's run record differs from ``now``.
+
+    Examples:
+        >>> run_differences({"config": {"lr": 0.1, "epochs": 3}}, {"config": {"lr": 0.2, "epochs": 3}})
+        ['config.lr: 0.1 -> 0.2']
+    """
+    if isinstance(saved, Mapping) and isinstance(now, Mapping):
+        keys = sorted(set(saved) | set(now), key=str) if path else list(dict.fromkeys([*now, *saved]))
+        return [d for k in keys for d in run_differences(saved.get(k), now.get(k), f"{path}.{k}" if path else str(k))]
+    if isinstance(saved, (list, tuple)) and isinstance(now, (list, tuple)) and len(saved) == len(now):
+        return [d for i, (a, b) in enumerate(zip(saved, now)) for d in run_differences(a, b, f"{path}[{i}]")]
+    return [] if saved == now else [f"{path}: {saved!r} -> {now!r}"]
+
+
 def _world() -> tuple[int, int]:
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
@@ -93,6 +108,7 @@ def train(
     progress: bool = False,
     tensorboard_dir: str | os.PathLike[str] | None = None,
     description: str = "",
+    identity: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Train ``model`` on ``data``, resuming from ``checkpoint`` when it exists.
 
@@ -123,9 +139,13 @@ def train(
         progress: show a rich progress bar (rank 0 only).
         tensorboard_dir: write per-epoch scalars there with TensorBoard's `SummaryWriter`.
         description: the progress bar's label.
+        identity: anything else that decides the run's numbers (the harness passes the task, data
+            fingerprint, model, activation spec and code version); recorded in the checkpoint and
+            compared on resume like the config.
 
     Raises:
-        ValueError: a checkpoint written with another config, objective, optimizer or model.
+        ValueError: a checkpoint written by another run (the message names every differing
+            field), for another model, or damaged.
     """
     config = TrainConfig() if config is None else config
     check_choice("train", "anneal_every", anneal_every, ANNEAL_EVERY)
@@ -143,19 +163,24 @@ def train(
     else:
         base, stepper = build_optimizer(params, config)
     sched = build_scheduler(base, config)
-    run = {"config": config.to_dict(), "objective": obj.describe(), "optimizer": _optimizer_config(base)}
+    run = {
+        "config": config.to_dict(),
+        "objective": obj.describe(),
+        "optimizer": _optimizer_config(base),
+        "identity": dict(identity) if identity is not None else None,
+    }
     result = RunResult(model=model)
     best, bad_epochs = float("inf"), 0
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
     if ckpt_path is not None and ckpt_path.exists():
         state = load_checkpoint(ckpt_path)
         if state.get("version") != CKPT_VERSION or state.get("run") != run:
-            saved = state.get("run", {}).get("config", state.get("config"))
             fail(
                 "train",
                 "checkpoint",
-                f"written with this config {config.to_dict()}, objective and optimizer (start a new run folder)",
-                f"{ckpt_path} with {saved}",
+                "written with this config, objective, optimizer and data (start fresh: a new run folder, "
+                "or delete the file)",
+                f"{ckpt_path}, which differs in {'; '.join(run_differences(state.get('run') or {}, run)) or 'its version'}",
             )
         try:
             model.load_state_dict(state["model"])

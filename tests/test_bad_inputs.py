@@ -1,0 +1,79 @@
+"""Bad inputs and faults a user can cause, each with its expected behaviour: a right result or a clear error.
+
+One case per finding of the hardening issue, grouped by where it enters; the module grows with each fix.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import actlab.harness.cell as cell_module
+from actlab.data import Dataset, fingerprint
+from actlab.harness import compare
+from actlab.training import TrainConfig, load_checkpoint, train
+
+# --- runs: a changed run never resumes an old one ------------------------------------------------
+
+GRID = {"task": "mnist1d", "acts": ["relu"], "seeds": 1, "model": "linear", "max_test": 64}
+CFG = TrainConfig(epochs=3, batch_size=64)
+
+
+def _interrupted(out, monkeypatch, **grid):
+    """Run the grid until two optimizer steps into epoch 2, as a kill would leave it."""
+    real, steps = cell_module.train, []
+
+    def stop(model):
+        steps.append(1)
+        if len(steps) == 4 + 2:  # 256 samples / 64: 4 steps per epoch
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cell_module, "train", lambda *a, **k: real(*a, step_callbacks=[stop], **k))
+    with pytest.raises(KeyboardInterrupt):
+        compare(out_dir=out, config=CFG, **{**GRID, **grid})
+    monkeypatch.setattr(cell_module, "train", real)
+
+
+def test_a_changed_max_train_refuses_to_resume_and_names_the_field(tmp_path, monkeypatch):
+    _interrupted(tmp_path, monkeypatch, max_train=256)
+    assert (tmp_path / "cells/relu/seed0/checkpoint.pt").exists()
+    with pytest.raises(ValueError, match=r"differs in .*data_sha.*max_train: 256 -> 128"):
+        compare(out_dir=tmp_path, config=CFG, **GRID, max_train=128)
+    resumed = compare(out_dir=tmp_path, config=CFG, **GRID, max_train=256)  # the same run resumes
+    assert len(resumed.cells[0]["history"]) == 3
+    with pytest.raises(ValueError, match=r"differs in .*max_train: 256 -> 128"):  # finished cells too
+        compare(out_dir=tmp_path, config=CFG, **GRID, max_train=128)
+
+
+def test_the_data_fingerprint_changes_with_any_sample():
+    x, y = torch.randn(8, 3), torch.arange(8) % 2
+    a = Dataset("a", x, y, x, y, 2)
+    assert fingerprint(a) == fingerprint(Dataset("b", x.clone(), y.clone(), x, y, 2))  # contents, not names
+    x2 = x.clone()
+    x2[3, 1] += 1e-6
+    assert fingerprint(Dataset("a", x2, y, x, y, 2)) != fingerprint(a)
+
+
+def test_train_names_every_differing_field_of_a_checkpoint(tmp_path):
+    x, y = torch.randn(32, 4), torch.arange(32) % 2
+    data = Dataset("toy", x, y, x, y, 2)
+    ckpt = tmp_path / "c.pt"
+    train(nn.Linear(4, 2), data, TrainConfig(epochs=1), checkpoint=ckpt, identity={"data": "a"})
+    with pytest.raises(
+        ValueError,
+        match=r"config.lr: 0.001 -> 0.01; .*optimizer.groups\[0\].lr: '0.001' -> '0.01'; identity.data: 'a' -> 'b'",
+    ):
+        train(nn.Linear(4, 2), data, TrainConfig(epochs=1, lr=1e-2), checkpoint=ckpt, identity={"data": "b"})
+
+
+@pytest.mark.parametrize("content", [b"", b"not a checkpoint", None])
+def test_an_empty_truncated_or_foreign_checkpoint_is_named(tmp_path, content):
+    ckpt = tmp_path / "c.pt"
+    if content is None:  # a real checkpoint cut in half
+        x, y = torch.randn(8, 4), torch.arange(8) % 2
+        train(nn.Linear(4, 2), Dataset("t", x, y, x, y, 2), TrainConfig(epochs=1), checkpoint=ckpt)
+        content = ckpt.read_bytes()[: ckpt.stat().st_size // 2]
+    ckpt.write_bytes(content)
+    with pytest.raises(ValueError, match=r"load_checkpoint: `path` must be a complete checkpoint .*c\.pt"):
+        load_checkpoint(ckpt)
