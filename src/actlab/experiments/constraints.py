@@ -105,9 +105,14 @@ def _evaluate(
         model.train()  # the KL term needs the posterior's variance: evaluate the loss as trained
         rec, kl = model.loss(x_te)
         model.eval()
-        t0 = time.perf_counter()
-        samples = model.sample(n_samples, generator=torch.Generator().manual_seed(seed))
-        sample_ms = (time.perf_counter() - t0) * 1e3
+        # Median of 7 decodes of the same samples: one-shot timings of a millisecond are noise on
+        # a shared machine (the projections below take hundreds of ms and are timed once).
+        times = []
+        for _ in range(7):
+            t0 = time.perf_counter()
+            samples = model.sample(n_samples, generator=torch.Generator().manual_seed(seed))
+            times.append((time.perf_counter() - t0) * 1e3)
+        sample_ms = float(np.median(times))
     v_s = max_violation(samples, A, relative=True)
     v_r = max_violation(recon, A, relative=True)
     out = {
@@ -175,7 +180,8 @@ def _verdicts(summary: dict[str, Any], toy: dict[str, Any]) -> dict[str, str]:
     c, u = summary["constrained"], summary["unconstrained"]
     feasible = c["sample_violation_frac"][0] == 0.0 and c["recon_violation_frac"][0] == 0.0
     loss_gap = abs(c["test_loss"][0] - u["test_loss"][0]) / abs(u["test_loss"][0])
-    speedup = u["project_osqp_ms"][0] / c["decode_ms"][0]
+    # The baseline's inference is the unconstrained decode plus the projection.
+    speedup = (u["decode_ms"][0] + u["project_osqp_ms"][0]) / c["decode_ms"][0]
     tc, tu = toy["constrained"], toy["unconstrained"]
     toy_feasible = tc["violation_frac"][0] == 0.0
     toy_close = tc["distance_rel"][0] <= TOY_FACTOR * tu["distance_rel"][0]
@@ -337,7 +343,7 @@ def _report(r: dict[str, Any]) -> str:
         f"{f(u, 'sample_max_violation_abs', '{:.1e}')} |",
         f"| after projecting the samples: violating | - | {f(u, 'projected_violation_frac', '{:.1%}')} |",
         f"| projection moved samples by (relative L2) | - | {f(u, 'projection_moved_rel', '{:.2%}')} |",
-        f"| decode {r['n_samples']} samples, ms | {f(c, 'decode_ms')} | {f(u, 'decode_ms')} "
+        f"| decode {r['n_samples']} samples, ms (median of 7) | {f(c, 'decode_ms')} | {f(u, 'decode_ms')} "
         f"(+ batched ADMM projection {f(u, 'project_ms')}; + the paper's OSQP, set up once and "
         f"warm-started, {f(u, 'project_osqp_ms')}) |",
         "",
@@ -352,9 +358,9 @@ def _report(r: dict[str, Any]) -> str:
         f"{f(u, 'sample_violation_frac', '{:.1%}')}).",
         f"- Verdict, comparable loss (rule: means within 10%): **{v['vae_loss']}** "
         f"({f(c, 'test_loss')} vs {f(u, 'test_loss')}).",
-        f"- Verdict, up to two orders of magnitude faster than the QP projection (rule: OSQP projection / "
-        f"constrained decode >= {SPEEDUP:g}x): **{v['vae_speed']}** "
-        f"({u['project_osqp_ms'][0] / c['decode_ms'][0]:.0f}x on {r['n_samples']} samples).",
+        f"- Verdict, up to two orders of magnitude faster than the QP projection (rule: unconstrained decode + "
+        f"OSQP projection over constrained decode >= {SPEEDUP:g}x): **{v['vae_speed']}** "
+        f"({(u['decode_ms'][0] + u['project_osqp_ms'][0]) / c['decode_ms'][0]:.0f}x on {r['n_samples']} samples).",
         "",
         "## The official toy: learning the projection onto the checkerboard cone",
         "",
