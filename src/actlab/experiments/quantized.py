@@ -264,7 +264,7 @@ def _report(res: dict[str, Any]) -> str:
             for x in row["cells"]
         )
         lines.append(
-            f"| {n} | {row['depth_scale']:.1f} | {row['max_depth']:.0f} | {row['deepest_trainable']} | {cells} |"
+            f"| {n} | {row['depth_scale']:.1f} | {row['max_depth']:.0f} | {row['deepest_trainable'] or 'none'} | {cells} |"
         )
     lines += [
         "",
