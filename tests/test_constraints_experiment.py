@@ -51,14 +51,22 @@ def test_experiment_writes_its_files(tmp_path, monkeypatch):
     from actlab.experiments import run_experiment
 
     monkeypatch.setitem(exp.SIZES, False, (2, 64))
+    monkeypatch.setitem(exp.TOY_SIZES, False, 2)
     res = run_experiment("constraints", tmp_path, seeds=1)
     assert {"report.md", "results.json", "constraints_samples.png", "constraints_violations.png"} <= {
         p.name for p in tmp_path.iterdir()
     }
     assert res["summary"]["constrained"]["sample_violation_frac"][0] == 0.0
     assert res["summary"]["unconstrained"]["projected_violation_frac"][0] == 0.0
+    toy = res["toy"]["summary"]
+    assert toy["constrained"]["violation_frac"][0] == 0.0  # feasible after any amount of training
+    # Projection is non-expansive and P(x) is feasible: projecting the output only moves it closer.
+    assert toy["unconstrained"]["projected_distance_rel"][0] <= toy["unconstrained"]["distance_rel"][0] + 1e-6
+    assert res["verdicts"]["vae_feasible"] == "reproduced" and res["verdicts"]["toy"] in ("reproduced", "partly")
+    assert res["summary"]["unconstrained"]["project_osqp_ms"][0] > 0
     assert json.loads((tmp_path / "results.json").read_text())["seeds"] == 1
-    assert "Claim" in (tmp_path / "report.md").read_text()
+    report = (tmp_path / "report.md").read_text()
+    assert "Claim" in report and report.count("Verdict") == 4 and "checkerboard cone" in report
 
 
 def test_bench_records_and_cli():
@@ -69,6 +77,8 @@ def test_bench_records_and_cli():
     assert torch.get_num_threads() == before
     assert r.n_generators == 5 and r.layer_max_violation <= 1e-6 and r.admm_max_violation <= 1e-6
     assert r.speedup_vs_cvxpy == r.cvxpy_ms / r.layer_ms
+    assert r.osqp_max_violation <= 1e-5 and r.osqp_ms > 0 and r.osqp_setup_ms > 0
+    assert r.speedup_vs_osqp == r.osqp_ms / r.layer_ms and "speedup_vs_osqp" in r.to_dict()
     out = CliRunner().invoke(
         app,
         [

@@ -17,6 +17,7 @@ from actlab.quantized.mean_field import (
     init_quantized_,
     max_trainable_depth,
     mean_field_init,
+    paper_depth_exponent,
 )
 
 
@@ -94,3 +95,18 @@ def test_wide_random_network_follows_the_predicted_correlations():
         assert h.std().item() == pytest.approx(p.preact_std, rel=0.08)  # length fixed point
     np.testing.assert_allclose(measured, predicted, atol=0.05)
     assert predicted[-1] < 0.5  # the test is not trivially near c = 1
+
+
+def test_papers_regression_of_the_exponent():
+    # Blumenfeld et al.'s notebook: slope of log(1 - chi_max) on log(N + 1) over N = 3..63 plus
+    # eight large N; on our closed-form chi it gives 1.816, the paper's 1.82.
+    fit = paper_depth_exponent()
+    assert fit.levels[:2] == (3, 4) and fit.levels[-3:] == (515, 1024, 1025) and len(fit.levels) == 69
+    assert fit.exponent == pytest.approx(1.816, abs=0.002) and 0 < fit.stderr < 0.01
+    # The range of N matters: N = 3..8 alone gives a steeper law (2.00).
+    assert paper_depth_exponent(range(3, 9)).exponent == pytest.approx(2.00, abs=0.01)
+    # (1 - chi)(N + 1)^p is nearly constant at large N: the power law holds there.
+    ratio = [(1 - mean_field_init(n).chi) * (n + 1) ** fit.exponent for n in (255, 1024)]
+    assert ratio[0] == pytest.approx(ratio[1], rel=0.05)
+    with pytest.raises(ValueError, match="paper_depth_exponent: `levels` must hold >= 3"):
+        paper_depth_exponent([3, 4])

@@ -7,13 +7,14 @@ the exact Euclidean projection baseline and `max_violation` measures how far out
 
 from actlab.constraints.geometry import GeneratorCountWarning, VRepresentation, v_representation
 from actlab.constraints.layers import ConeLayer, PolyhedronLayer, cone_combination, polyhedron_combination
-from actlab.constraints.projection import max_violation, project
+from actlab.constraints.projection import OSQPProjector, max_violation, project
 from actlab.constraints.vae import ConstrainedVAE, checkerboard_constraints
 
 __all__ = [
     "ConeLayer",
     "ConstrainedVAE",
     "GeneratorCountWarning",
+    "OSQPProjector",
     "PolyhedronLayer",
     "VRepresentation",
     "checkerboard_constraints",

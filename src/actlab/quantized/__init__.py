@@ -7,17 +7,20 @@ of them (Blumenfeld, Gilboa & Soudry, 2019). See docs/quantized.md.
 
 from actlab.quantized.activation import STES, Binary, Quantize, binary, quantize
 from actlab.quantized.mean_field import (
+    ExponentFit,
     MeanFieldInit,
     correlation_map,
     depth_exponent,
     init_quantized_,
     max_trainable_depth,
     mean_field_init,
+    paper_depth_exponent,
 )
 
 __all__ = [
     "STES",
     "Binary",
+    "ExponentFit",
     "MeanFieldInit",
     "Quantize",
     "binary",
@@ -26,5 +29,6 @@ __all__ = [
     "init_quantized_",
     "max_trainable_depth",
     "mean_field_init",
+    "paper_depth_exponent",
     "quantize",
 ]

@@ -33,9 +33,13 @@ The maximisation over :math:`s` is numerical (bounded scalar search on :math:`\l
 For :math:`N = 2` (sign) :math:`\psi` is scale invariant: :math:`\chi = 2/\pi` for every
 :math:`\sigma_w`, and ``weight_var`` is reported as 1.
 
-The paper's headline (as summarised in docs/PAPERS: :math:`L_{max} \propto N^{1.82}`) is a
-fitted power law; `depth_exponent` fits the same law to the :math:`\xi(N)` computed here
-(1.74 over N = 2..64, docs/quantized.md). Not modelled: biases, non-symmetric ranges
+The paper's headline (:math:`L_{max} \propto N^{1.82}`) is a fitted power law: the slope of
+:math:`\log(1 - \chi_{max})` on :math:`\log(N + 1)` over N = 3..63 plus {125, 128, 255, 256,
+512, 515, 1024, 1025} (its supplementary notebook, ``yanivbl6/quantized_meanfield``; since
+:math:`\xi = -1/\ln\chi \approx 1/(1 - \chi)`, minus that slope is the exponent of
+:math:`L_{max}`). `paper_depth_exponent` runs that regression on the :math:`\chi_{max}`
+computed here (1.816); `depth_exponent` is a second fit, :math:`\log\xi` on :math:`\log N`
+over N = 2..64 (1.74): the exponent depends on the regression and the range of N. Not modelled: biases, non-symmetric ranges
 (e.g. ``(0, 1)``: a non-zero activation mean acts like a bias), finite width, batch norm,
 the backward pass of the STE.
 """
@@ -54,13 +58,18 @@ from actlab.core.extras import require
 from actlab.core.validation import check_bound, check_finite, check_int
 
 __all__ = [
+    "ExponentFit",
     "MeanFieldInit",
     "correlation_map",
     "depth_exponent",
     "init_quantized_",
     "max_trainable_depth",
     "mean_field_init",
+    "paper_depth_exponent",
 ]
+
+#: The paper's regression levels: N = 3..63 plus its large-N points (supplementary notebook).
+PAPER_LEVELS: tuple[int, ...] = (*range(3, 64), 125, 128, 255, 256, 512, 515, 1024, 1025)
 
 DEPTH_FACTOR = 6.0  # Schoenholz et al. (2017): networks train up to about 6 depth scales.
 
@@ -177,10 +186,50 @@ def correlation_map(c: float | np.ndarray, levels: int, preact_std: float, *, te
 
 
 def depth_exponent(levels: Iterable[int] = (2, 4, 8, 16, 32, 64)) -> float:
-    """Least-squares slope of ``log xi`` against ``log N``: the exponent ``p`` in ``L_max ~ N^p``."""
+    """Least-squares slope of ``log xi`` against ``log N``: the exponent ``p`` in ``L_max ~ N^p``.
+
+    Not the paper's regression (`paper_depth_exponent`): it fits the depth scale itself, on
+    ``log N`` rather than ``log(N + 1)``, over small ``N``; kept to show how much the fitted
+    exponent depends on that choice (1.74 here against 1.816 for the paper's).
+    """
     ns = np.array(list(levels), dtype=np.float64)
     xi = np.array([mean_field_init(int(n)).depth_scale for n in ns])
     return float(np.polyfit(np.log(ns), np.log(xi), 1)[0])
+
+
+@dataclass(frozen=True)
+class ExponentFit:
+    """A least-squares power-law fit: ``exponent`` with its standard error, over ``levels``."""
+
+    exponent: float
+    stderr: float
+    levels: tuple[int, ...]
+
+
+def paper_depth_exponent(levels: Iterable[int] = PAPER_LEVELS) -> ExponentFit:
+    r"""The paper's regression: minus the slope of :math:`\log(1 - \chi_{max})` on :math:`\log(N + 1)`.
+
+    Args:
+        levels: the ``N`` to fit over. Default: the paper's, N = 3..63 plus {125, 128, 255, 256,
+            512, 515, 1024, 1025}.
+
+    Returns:
+        An `ExponentFit`: the exponent ``p`` of :math:`L_{max} \propto 1/(1 - \chi_{max})
+        \sim (N + 1)^p` and the slope's standard error from the least-squares residuals.
+
+    Examples:
+        >>> round(paper_depth_exponent().exponent, 2)   # the paper: 1.82
+        1.82
+    """
+    ns = tuple(int(n) for n in levels)
+    if len(ns) < 3:
+        raise ValueError(f"paper_depth_exponent: `levels` must hold >= 3 values, got {len(ns)}")
+    for n in ns:
+        check_int("paper_depth_exponent", "levels", n, ">=", 2)
+    x = np.log(np.array(ns, dtype=np.float64) + 1.0)
+    y = np.log1p(-np.array([mean_field_init(n).chi for n in ns]))
+    (slope, _), cov = np.polyfit(x, y, 1, cov=True)
+    return ExponentFit(float(-slope), float(math.sqrt(cov[0, 0])), ns)
 
 
 @torch.no_grad()
