@@ -75,6 +75,9 @@ def test_experiment_writes_report_results_plots_and_a_plottable_state_dict(tmp_p
     assert get_experiment("slaf").run is exp.run
     monkeypatch.setattr(exp, "VARIANTS", {k: exp.VARIANTS[k] for k in ("relu", "slaf(4, per-channel)")})
     monkeypatch.setattr(exp, "TrainConfig", lambda **k: TrainConfig(**{**k, "epochs": 1}))
+    import actlab.experiments._slaf_cnn as cnn
+
+    monkeypatch.setattr(cnn, "TrainConfig", lambda **k: TrainConfig(**{**k, "epochs": 1}))
     results = exp.run(tmp_path, seeds=2)
     assert {p.name for p in tmp_path.iterdir()} >= {
         "report.md",
@@ -89,6 +92,11 @@ def test_experiment_writes_report_results_plots_and_a_plottable_state_dict(tmp_p
     assert row["seeds"] == 2 and row["activation_params"] == 2 * 64 * 5 and row["diverged"] == 0
     assert 0.0 < row["acc_mean"] <= 1.0 and row["acc_std"] >= 0.0
     assert "| slaf(4, per-channel) |" in (tmp_path / "report.md").read_text()
+    cnn_part = results["cnn"]
+    assert set(cnn_part["summary"]) == set(cnn.ARMS) and len(cnn_part["runs"]) == 2 * len(cnn.ARMS)
+    assert cnn_part["verdict"] in ("reproduced", "partly", "not reproduced")
+    assert f"**Verdict: {cnn_part['verdict']}**" in (tmp_path / "report.md").read_text()
+    assert len(list((tmp_path / "runs").glob("digits-cnn-*.json"))) == 2 * len(cnn.ARMS)  # cached per run
     res = runner.invoke(
         app,
         [

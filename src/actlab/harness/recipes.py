@@ -54,6 +54,12 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("mnist1d", "gru"): Recipe(
         replace(_MNIST1D, epochs=20), "the MLP recipe, 20 epochs", "96.3 %, seed 0 (README: 91 %)"
     ),
+    ("digits", "mlp"): Recipe(_MNIST1D, "the MNIST-1D MLP recipe", "98.2 %, seed 0"),
+    ("digits", "cnn2d"): Recipe(
+        _MNIST1D,
+        "the MNIST-1D recipe, with conv channels (16, 32) (Adam 3e-3, batch 32: 95.3 %)",
+        "97.3 %, seed 0, channels (16, 32)",
+    ),
     ("mnist1d", "rnn"): Recipe(
         replace(_MNIST1D, epochs=20), "the GRU's recipe for the LSTM encoder", "not measured separately"
     ),
@@ -68,7 +74,7 @@ def recipe(task: str, model: str, **overrides: Any) -> Recipe:
     Examples:
         >>> recipe("mnist1d", "mlp").config.lr, recipe("mnist1d", "mlp", epochs=5).config.epochs
         (0.01, 5)
-        >>> recipe("digits", "mlp").config == TrainConfig()
+        >>> recipe("copy", "rnn").config == TrainConfig()
         True
     """
     found = RECIPES.get((task, model), _FALLBACK)
