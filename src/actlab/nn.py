@@ -7,6 +7,14 @@ from actlab.noisy.input import (
     NoisyInputSigmoid as NoisyInputSigmoid,
     NoisyInputTanh as NoisyInputTanh,
 )
+from actlab.noisy.nani import (
+    NANIHardSigmoid as NANIHardSigmoid,
+    NANIHardTanh as NANIHardTanh,
+    NANILearnedHardSigmoid as NANILearnedHardSigmoid,
+    NANILearnedHardTanh as NANILearnedHardTanh,
+    NANISHardSigmoid as NANISHardSigmoid,
+    NANISHardTanh as NANISHardTanh,
+)
 from actlab.noisy.output import (
     NoisyHardSigmoid as NoisyHardSigmoid,
     NoisyHardTanh as NoisyHardTanh,
@@ -18,6 +26,12 @@ from actlab.slaf.activation import SLAF as SLAF, SLAFReLU as SLAFReLU
 
 __all__ = [
     "Binary",
+    "NANIHardSigmoid",
+    "NANIHardTanh",
+    "NANILearnedHardSigmoid",
+    "NANILearnedHardTanh",
+    "NANISHardSigmoid",
+    "NANISHardTanh",
     "NoisyHardSigmoid",
     "NoisyHardTanh",
     "NoisyInputHardSigmoid",
