@@ -279,3 +279,17 @@ def test_errors_name_the_owner_argument_and_bound():
         actlab.create("nani_learned_hard_tanh(num_parameters=4)")(x)
     with pytest.raises(ValueError, match=r"^NANISHardTanh: `c` must be > 0, got -0.5$"):
         actlab.create("nanis_hard_tanh(c=-0.5)")
+
+
+@pytest.mark.parametrize("name", list(UNITS))
+def test_backward_saves_the_slopes_in_training_and_x_in_eval(name):
+    from actlab.bench.ops import saved_tensor_bytes
+
+    x = 3 * torch.randn(64, 64, generator=_gen()).requires_grad_()
+    size = x.numel() * 4
+    train = saved_tensor_bytes(actlab.create(name).train(), x)
+    if UNITS[name][2] == "learned":  # dy/dx and dy/dp (which stands in for the noise draw)
+        assert size < train <= 2 * size + 16
+    else:
+        assert train <= size + 16  # dy/dx only
+    assert saved_tensor_bytes(actlab.create(name).eval(), x) <= size + 16  # x; the slopes are recomputed
