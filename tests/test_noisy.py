@@ -273,7 +273,7 @@ def test_same_seed_same_noise_and_the_global_rng_is_untouched(name):
     assert torch.equal(a, fn(x, training=True, generator=_gen(3), **kw))
     assert not torch.equal(a, fn(x, training=True, generator=_gen(4), **kw))
     # The module draws from the global generator: torch.manual_seed reproduces it.
-    m = actlab.create(name, **kw).double()
+    m = actlab.create(name, c=kw["c"], p_init=kw["p"]).double()
     torch.manual_seed(0)
     y1 = m(x)
     torch.manual_seed(0)
@@ -351,13 +351,29 @@ def test_per_channel_p_is_learned_per_channel():
 
 
 def test_reset_parameters_is_idempotent():
-    m = actlab.create("noisy_input_hard_tanh(num_parameters=4, p=2.0)")
+    m = actlab.create("noisy_input_hard_tanh(num_parameters=4, p_init=2.0)")
     with torch.no_grad():
         m.p.mul_(3)
     m.reset_parameters()
     first = m.p.clone()
     m.reset_parameters()
     assert torch.equal(first, m.p) and torch.equal(first, torch.full((4,), 2.0))
+
+
+def test_p_init_uniform_draws_like_the_official_code_and_is_seeded():
+    torch.manual_seed(0)
+    m = actlab.create("noisy_hard_tanh(num_parameters=2000, p_init='uniform')")
+    p = m.p.detach().clone()
+    assert p.min() >= -1 and p.max() <= 1 and abs(p.mean()) < 0.05 and abs(p.var() - 1 / 3) < 0.03
+    torch.manual_seed(0)
+    assert torch.equal(actlab.create("noisy_hard_tanh(num_parameters=2000, p_init='uniform')").p, m.p)
+    m.reset_parameters()  # a fresh draw, still in [-1, 1]
+    assert not torch.equal(m.p.detach(), p) and m.p.abs().max() <= 1
+    assert "p_init='uniform'" in repr(m)
+    with pytest.raises(
+        ValueError, match=r"^NoisyHardTanh: `p_init` must be a finite number or 'uniform', got 'normal'$"
+    ):
+        actlab.create("noisy_hard_tanh", p_init="normal")
 
 
 def test_bfloat16_input_learns_p_like_float32():

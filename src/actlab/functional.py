@@ -7,6 +7,14 @@ from actlab.noisy.input import (
     noisy_input_sigmoid as noisy_input_sigmoid,
     noisy_input_tanh as noisy_input_tanh,
 )
+from actlab.noisy.nani import (
+    nani_hard_sigmoid as nani_hard_sigmoid,
+    nani_hard_tanh as nani_hard_tanh,
+    nani_learned_hard_sigmoid as nani_learned_hard_sigmoid,
+    nani_learned_hard_tanh as nani_learned_hard_tanh,
+    nanis_hard_sigmoid as nanis_hard_sigmoid,
+    nanis_hard_tanh as nanis_hard_tanh,
+)
 from actlab.noisy.output import (
     noisy_hard_sigmoid as noisy_hard_sigmoid,
     noisy_hard_tanh as noisy_hard_tanh,
@@ -19,6 +27,12 @@ from actlab.slaf.batchnorm import slaf_bn as slaf_bn
 
 __all__ = [
     "binary",
+    "nani_hard_sigmoid",
+    "nani_hard_tanh",
+    "nani_learned_hard_sigmoid",
+    "nani_learned_hard_tanh",
+    "nanis_hard_sigmoid",
+    "nanis_hard_tanh",
     "noisy_hard_sigmoid",
     "noisy_hard_tanh",
     "noisy_input_hard_sigmoid",

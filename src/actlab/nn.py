@@ -7,6 +7,14 @@ from actlab.noisy.input import (
     NoisyInputSigmoid as NoisyInputSigmoid,
     NoisyInputTanh as NoisyInputTanh,
 )
+from actlab.noisy.nani import (
+    NANIHardSigmoid as NANIHardSigmoid,
+    NANIHardTanh as NANIHardTanh,
+    NANILearnedHardSigmoid as NANILearnedHardSigmoid,
+    NANILearnedHardTanh as NANILearnedHardTanh,
+    NANISHardSigmoid as NANISHardSigmoid,
+    NANISHardTanh as NANISHardTanh,
+)
 from actlab.noisy.output import (
     NoisyHardSigmoid as NoisyHardSigmoid,
     NoisyHardTanh as NoisyHardTanh,
@@ -19,6 +27,12 @@ from actlab.slaf.batchnorm import SLAFBN as SLAFBN
 
 __all__ = [
     "Binary",
+    "NANIHardSigmoid",
+    "NANIHardTanh",
+    "NANILearnedHardSigmoid",
+    "NANILearnedHardTanh",
+    "NANISHardSigmoid",
+    "NANISHardTanh",
     "NoisyHardSigmoid",
     "NoisyHardTanh",
     "NoisyInputHardSigmoid",

@@ -1,7 +1,8 @@
 """Noisy family (Gulcehre et al., 2016): eval-mode references, from the paper's equations.
 
 In eval mode the noise is replaced by its expectation (0 for Gaussian noise), so NAN is
-``alpha h(x) + (1 - alpha) u(x)`` and NANI is ``h(x)``. Training-mode behaviour is tested in
+``alpha h(x) + (1 - alpha) u(x)`` and every input-noise unit (actlab's variant and the official
+code's NANI, learned-scale NANI and NANIS, whose test-time noise is 0) is ``h(x)``. Training-mode behaviour is tested in
 tests/test_noisy.py.
 """
 
@@ -14,6 +15,12 @@ import torch
 
 from actlab.core.channels import channel_view
 from actlab.functional import (
+    nani_hard_sigmoid,
+    nani_hard_tanh,
+    nani_learned_hard_sigmoid,
+    nani_learned_hard_tanh,
+    nanis_hard_sigmoid,
+    nanis_hard_tanh,
     noisy_hard_sigmoid,
     noisy_hard_tanh,
     noisy_input_hard_sigmoid,
@@ -62,12 +69,42 @@ def _nani_functional(fn):
     return lambda m, x: fn(x, training=False, c=m.c * m.noise_scale, p=channel_view(m.p, x), half_normal=m.half_normal)
 
 
+def _fixed_scale_functional(fn):
+    return lambda m, x: fn(x, training=False, c=m.c * m.noise_scale)
+
+
+def _learned_scale_functional(fn):
+    return lambda m, x: fn(x, training=False, c=m.c * m.noise_scale, p=channel_view(m.p, x))
+
+
+def _c_errors(owner: str):
+    return (
+        ({"c": 0.0}, ValueError, rf"{owner}: `c` must be > 0, got 0.0"),
+        ({"c": -1}, ValueError, rf"{owner}: `c` must be > 0, got -1"),
+        ({"c": math.inf}, ValueError, rf"{owner}: `c` must be finite, got inf"),
+        ({"c": "0.5"}, TypeError, rf"{owner}: `c` must be a real number, got '0.5'"),
+        ({"p_init": 1.0}, TypeError, r"unexpected keyword argument 'p_init'"),  # no p: nothing to initialise
+    )
+
+
+def _learned_errors(owner: str):
+    return (
+        *_c_errors(owner)[:4],
+        ({"p_init": math.nan}, ValueError, rf"{owner}: `p_init` must be finite, got nan"),
+        ({"p_init": "normal"}, ValueError, rf"{owner}: `p_init` must be a finite number or 'uniform', got 'normal'"),
+        ({"num_parameters": 0}, ValueError, rf"{owner}: `num_parameters` must be an int >= 1, got 0"),
+        ({"learn_p": "yes"}, TypeError, rf"{owner}: `learn_p` must be of type bool"),
+        ({"half_normal": True}, TypeError, r"unexpected keyword argument 'half_normal'"),
+    )
+
+
 def _errors(owner: str, nan: bool):
     errs = [
         ({"c": 0.0}, ValueError, rf"{owner}: `c` must be > 0, got 0.0"),
         ({"c": -1}, ValueError, rf"{owner}: `c` must be > 0, got -1"),
         ({"c": math.inf}, ValueError, rf"{owner}: `c` must be finite, got inf"),
-        ({"p": math.nan}, ValueError, rf"{owner}: `p` must be finite, got nan"),
+        ({"p_init": math.nan}, ValueError, rf"{owner}: `p_init` must be finite, got nan"),
+        ({"p_init": "normal"}, ValueError, rf"{owner}: `p_init` must be a finite number or 'uniform', got 'normal'"),
         ({"num_parameters": 0}, ValueError, rf"{owner}: `num_parameters` must be an int >= 1, got 0"),
         ({"half_normal": 1}, TypeError, rf"{owner}: `half_normal` must be of type bool"),
         ({"learn_p": "yes"}, TypeError, rf"{owner}: `learn_p` must be of type bool"),
@@ -134,5 +171,35 @@ SPECS = [
         domain=(-6.0, 6.0),
         functional=_nani_functional(noisy_input_sigmoid),
         errors=_errors("NoisyInputSigmoid", False),
+    ),
+    # The official code's input-noise units: h(x) in eval mode (its test-time noise is 0).
+    *(
+        ActTestSpec(
+            f"{kind}_hard_tanh",
+            _nani_ref(1.0, 0.0, -1.0, 1.0),
+            kinks=(-1.0, 1.0),
+            functional=wrap(fn_tanh),
+            errors=errors(f"{cls}HardTanh"),
+        )
+        for kind, cls, fn_tanh, wrap, errors in (
+            ("nani", "NANI", nani_hard_tanh, _fixed_scale_functional, _c_errors),
+            ("nani_learned", "NANILearned", nani_learned_hard_tanh, _learned_scale_functional, _learned_errors),
+            ("nanis", "NANIS", nanis_hard_tanh, _fixed_scale_functional, _c_errors),
+        )
+    ),
+    *(
+        ActTestSpec(
+            f"{kind}_hard_sigmoid",
+            _nani_ref(0.25, 0.5, 0.0, 1.0),
+            domain=(-6.0, 6.0),
+            kinks=(-2.0, 2.0),
+            functional=wrap(fn_sigmoid),
+            errors=errors(f"{cls}HardSigmoid"),
+        )
+        for kind, cls, fn_sigmoid, wrap, errors in (
+            ("nani", "NANI", nani_hard_sigmoid, _fixed_scale_functional, _c_errors),
+            ("nani_learned", "NANILearned", nani_learned_hard_sigmoid, _learned_scale_functional, _learned_errors),
+            ("nanis", "NANIS", nanis_hard_sigmoid, _fixed_scale_functional, _c_errors),
+        )
     ),
 ]

@@ -18,7 +18,7 @@ from actlab.core.extras import require
 from actlab.core.validation import check_choice, check_int, fail
 from actlab.data import Dataset, load_dataset, standardise
 
-__all__ = ["TASKS", "Task", "load_task", "make_adding", "make_copy"]
+__all__ = ["TASKS", "Task", "load_task", "make_adding", "make_associative_recall", "make_copy"]
 
 TASKS = ("mnist1d", "digits", "adding", "copy", "npz", "folder")
 _PATH_TASKS = ("npz", "folder")
@@ -117,6 +117,40 @@ def make_copy(
     x_tr, y_tr = split(n_train)
     x_te, y_te = split(n_test)
     return Task("copy", Dataset("copy", x_tr, y_tr, x_te, y_te, symbols, out_steps=n_copy), default_model="rnn")
+
+
+def make_associative_recall(
+    items: int = 4, symbols: int = 8, n_train: int = 4000, n_test: int = 1000, seed: int = 0
+) -> Task:
+    """Associative recall: read ``items`` (key, value) pairs, then a query key; name its value.
+
+    One of the hard synthetic tasks on which Gulcehre et al. (2016) trained noisy-gated
+    recurrent nets (the task in the form of Ba et al., 2016). Keys are distinct symbols, values
+    any symbols (of ``symbols``); the input is ``(2 items + 2, symbols + 1)`` one-hot: ``k1 v1 k2
+    v2 ... ? q`` with ``?`` the extra symbol and ``q`` one of the keys. The target (a class in
+    ``range(symbols)``) is the value stored with ``q``; chance is ``1 / symbols``. Generated
+    from ``seed`` alone.
+    """
+    check_int("make_associative_recall", "symbols", symbols, ">=", 2)
+    check_int("make_associative_recall", "items", items, ">=", 1)
+    if items > symbols:
+        fail("make_associative_recall", "items", f"<= symbols ({symbols}) (keys are distinct)", items)
+    gen = np.random.default_rng(seed)
+    query = symbols
+
+    def split(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        keys = np.argsort(gen.random((n, symbols)), axis=1)[:, :items]  # distinct keys per sample
+        values = gen.integers(0, symbols, (n, items))
+        pick = gen.integers(0, items, n)
+        tokens = np.empty((n, 2 * items + 2), dtype=np.int64)
+        tokens[:, 0 : 2 * items : 2], tokens[:, 1 : 2 * items : 2] = keys, values
+        tokens[:, -2], tokens[:, -1] = query, keys[np.arange(n), pick]
+        x = np.eye(symbols + 1, dtype=np.float32)[tokens]
+        return torch.as_tensor(x), torch.as_tensor(values[np.arange(n), pick], dtype=torch.int64)
+
+    x_tr, y_tr = split(n_train)
+    x_te, y_te = split(n_test)
+    return Task("recall", Dataset("recall", x_tr, y_tr, x_te, y_te, symbols), default_model="rnn")
 
 
 def _labels(owner: str, name: str, y: np.ndarray, n: int) -> np.ndarray:

@@ -1,7 +1,8 @@
 """Noisy activation functions (Gulcehre, Moczulski, Denil & Bengio, 2016, arXiv:1603.00391).
 
 Hard-saturating units with noise where they saturate: output noise (`actlab.noisy.output`) and
-input noise (`actlab.noisy.input`) on one shared core (`actlab.noisy.core`, with its C kernel
+input noise (the official code's units, `actlab.noisy.nani`, and actlab's variant,
+`actlab.noisy.input`) on one shared core (`actlab.noisy.core`, with its C kernel
 ``noisy.c``), noise annealing schedules (`actlab.noisy.annealing`) and LSTM/GRU layers whose
 gates are any activation (`actlab.noisy.recurrent`). See docs/noisy.md.
 """
@@ -25,6 +26,20 @@ from actlab.noisy.input import (
     noisy_input_sigmoid,
     noisy_input_tanh,
 )
+from actlab.noisy.nani import (
+    NANIHardSigmoid,
+    NANIHardTanh,
+    NANILearnedHardSigmoid,
+    NANILearnedHardTanh,
+    NANISHardSigmoid,
+    NANISHardTanh,
+    nani_hard_sigmoid,
+    nani_hard_tanh,
+    nani_learned_hard_sigmoid,
+    nani_learned_hard_tanh,
+    nanis_hard_sigmoid,
+    nanis_hard_tanh,
+)
 from actlab.noisy.output import (
     NoisyHardSigmoid,
     NoisyHardTanh,
@@ -38,11 +53,17 @@ from actlab.noisy.output import (
 from actlab.noisy.recurrent import GRU, LSTM
 
 __all__ = [
-    "GRU",
-    "LSTM",
     "CosineNoiseAnnealing",
     "ExponentialNoiseAnnealing",
+    "GRU",
+    "LSTM",
     "LinearNoiseAnnealing",
+    "NANIHardSigmoid",
+    "NANIHardTanh",
+    "NANILearnedHardSigmoid",
+    "NANILearnedHardTanh",
+    "NANISHardSigmoid",
+    "NANISHardTanh",
     "NoiseAnnealing",
     "NoisyActivation",
     "NoisyHardSigmoid",
@@ -54,6 +75,12 @@ __all__ = [
     "NoisySigmoid",
     "NoisyTanh",
     "PaperNoiseAnnealing",
+    "nani_hard_sigmoid",
+    "nani_hard_tanh",
+    "nani_learned_hard_sigmoid",
+    "nani_learned_hard_tanh",
+    "nanis_hard_sigmoid",
+    "nanis_hard_tanh",
     "noisy_hard_sigmoid",
     "noisy_hard_tanh",
     "noisy_input_hard_sigmoid",

@@ -1,10 +1,11 @@
-r"""What the noisy units share (Gulcehre et al., 2016): the units, :math:`\sigma(x)`, the fused kernels, the base module.
+r"""What the noisy units share (Gulcehre et al., 2016): the fused kernels, their dispatch, the base module.
 
 A noisy unit is a saturating function ``h`` with its linearisation ``u`` (first-order Taylor
-expansion at 0) and :math:`\Delta = h - u`, zero where a hard ``h`` is linear. The noise scale
-is :math:`\sigma(x) = c\,(\mathrm{sigmoid}(p\,\Delta) - \tfrac12)^2`. Output noise (NAN,
-`actlab.noisy.output`) and input noise (NANI, `actlab.noisy.input`) are two
-``*_parts`` functions here that return the output *and its two partial derivatives*.
+expansion at 0) and :math:`\Delta = h - u`, zero where a hard ``h`` is linear. Its math is one
+``*_parts`` function in `actlab.noisy.parts` that returns the output *and its two partial
+derivatives*, per mode: output noise (NAN, `actlab.noisy.output`), actlab's input-noise variant
+(`actlab.noisy.input`) and the official code's three input-noise units (`actlab.noisy.nani`).
+The C kernel covers the first two; the official input-noise units run as fused torch ops.
 
 Speed and memory. In training the forward kernel draws the noise (`actlab.noisy.noise`)
 and writes ``y``, :math:`\partial y/\partial x` and, when ``p`` is learned,
@@ -38,85 +39,14 @@ from actlab.core.fused import fused
 from actlab.core.validation import check_bound, check_finite, check_int, check_type, fail
 from actlab.noisy import noise as _noise
 from actlab.noisy.noise import draw_key, standard_normal
+from actlab.noisy.parts import _HARD_LO, PARTS as _PARTS, UNITS, unit_parts
 
-__all__ = ["HALF_NORMAL_MEAN", "PAPER", "UNITS", "NoisyActivation", "apply_noisy", "unit_parts"]
+__all__ = ["HALF_NORMAL_MEAN", "P_INIT_UNIFORM", "PAPER", "UNITS", "NoisyActivation", "apply_noisy", "unit_parts"]
 
 PAPER = "Gulcehre, Moczulski, Denil, Bengio, 'Noisy Activation Functions', ICML 2016, arXiv:1603.00391"
 
 #: ``E|xi|`` for a standard normal ``xi``: the test-time value of half-normal noise.
 HALF_NORMAL_MEAN = math.sqrt(2.0 / math.pi)
-
-#: unit -> (slope k, offset b) of its linearisation u(x) = k x + b. Hard units clip u to
-#: [-1, 1] (tanh) or [0, 1] (sigmoid); the soft ones are torch.tanh / torch.sigmoid.
-UNITS: dict[str, tuple[float, float]] = {
-    "hard_tanh": (1.0, 0.0),
-    "hard_sigmoid": (0.25, 0.5),
-    "tanh": (1.0, 0.0),
-    "sigmoid": (0.25, 0.5),
-}
-# the lower bound a hard unit clips u to (the upper is 1)
-_HARD_LO = {"hard_tanh": -1.0, "hard_sigmoid": 0.0}
-
-
-def unit_parts(x: Tensor, unit: str) -> tuple[Tensor, Tensor, Tensor]:
-    """``(u, h, h')`` of ``unit`` at ``x``; a hard unit's ``h'`` is 0 at its kinks."""
-    k, b = UNITS[unit]
-    u = k * x + b
-    if unit == "tanh":
-        h = torch.tanh(x)
-        return u, h, 1.0 - h * h
-    if unit == "sigmoid":
-        h = torch.sigmoid(x)
-        return u, h, h * (1.0 - h)
-    lo = _HARD_LO[unit]
-    return u, torch.clamp(u, lo, 1.0), ((u > lo) & (u < 1.0)).to(x.dtype) * k
-
-
-def noise_std(delta: Tensor, p: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
-    r"""``sigma = c (sigmoid(p Delta) - 1/2)^2`` and ``d sigma / d(p Delta)``."""
-    t = torch.sigmoid(p * delta) - 0.5
-    return c * t * t, 2.0 * c * t * (0.25 - t * t)  # sigmoid' = 1/4 - t^2
-
-
-def direction(x: Tensor, alpha: float) -> Tensor:
-    r"""The paper's :math:`d(x) = -\mathrm{sgn}(x)\,\mathrm{sgn}(1 - \alpha)`, taking sgn(1 - alpha) := 1 at ``alpha = 1``.
-
-    Read literally, ``alpha = 1`` gives ``d = 0`` (no noise at all); we take the ``alpha < 1``
-    branch there, which points half-normal noise into the range of ``h``.
-    """
-    return torch.sign(x) * (1.0 if alpha > 1.0 else -1.0)
-
-
-def nan_parts(x: Tensor, xi: Tensor | float, p: Tensor, c: Tensor, alpha: float, unit: str):
-    r"""NAN: ``y = alpha h + (1 - alpha) u + d sigma xi`` and its slopes in ``x`` and ``p``."""
-    k = UNITS[unit][0]
-    u, h, dh = unit_parts(x, unit)
-    y = alpha * h + (1.0 - alpha) * u
-    dydx = alpha * dh + (1.0 - alpha) * k
-    if isinstance(xi, float) and xi == 0.0:  # Gaussian expectation: no noise term at all
-        return y, dydx, torch.zeros_like(y)
-    sigma, dsig = noise_std(h - u, p, c)
-    d = direction(x, alpha)
-    s = d * xi * dsig  # dy / d(p Delta)
-    return y + d * sigma * xi, dydx + s * p * (dh - k), s * (h - u)
-
-
-def nani_parts(x: Tensor, xi: Tensor | float, p: Tensor, c: Tensor, alpha: float, unit: str):
-    r"""NANI: ``y = h(x - sgn(x) sigma xi)`` and its slopes in ``x`` and ``p`` (``alpha`` unused)."""
-    k = UNITS[unit][0]
-    if isinstance(xi, float) and xi == 0.0:
-        _, h, dh = unit_parts(x, unit)
-        return h, dh, torch.zeros_like(h)
-    u, h, dh = unit_parts(x, unit)
-    sigma, dsig = noise_std(h - u, p, c)
-    # -sgn(x) points half-normal noise at the linear region; Gaussian noise is symmetric anyway.
-    xd = -torch.sign(x) * xi
-    _, hz, dhz = unit_parts(x + xd * sigma, unit)
-    s = dhz * xd * dsig  # dy / d(p Delta)
-    return hz, dhz + s * p * (dh - k), s * (h - u)
-
-
-_PARTS = {"nan": nan_parts, "nani": nani_parts}
 
 
 @fused
@@ -270,8 +200,8 @@ def _native_built() -> bool:
     return torch.compiler.is_compiling() or _native_lib() is not None
 
 
-def _native_applies(x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, unit: str) -> bool:
-    """Whether the C kernel computes the training forward of ``unit`` on these arguments.
+def _native_applies(x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, unit: str, mode: str) -> bool:
+    """Whether the C kernel computes the training forward of ``unit`` in ``mode`` on these arguments.
 
     It covers float32 CPU inputs with one ``c`` and any float32 ``p`` that broadcasts to the input
     (one value, per channel, per element); everything else and a machine without a C compiler
@@ -280,6 +210,7 @@ def _native_applies(x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, unit: s
     return (
         key is not None
         and unit in _NATIVE_UNITS
+        and mode in _NATIVE_MODES
         and x.dtype == torch.float32
         and p.dtype == torch.float32
         and x.device.type == "cpu"
@@ -390,7 +321,7 @@ def _native_forward(
     x: Tensor, p: Tensor, c: Tensor, key: Tensor | None, alpha: float, unit: str, mode: str, half: bool, slopes: int
 ) -> tuple[Tensor, ...] | None:
     """The training forward of a hard unit by the C kernel (its custom op), or None where it does not apply."""
-    if key is None or not _native_applies(x, p, c, key, unit):
+    if key is None or not _native_applies(x, p, c, key, unit, mode):
         return None
     return _noisy_forward_op(x, p, c, key, alpha, unit, mode, half, slopes)[: 1 + slopes]
 
@@ -545,11 +476,9 @@ def check_p(owner: str, p: float | Tensor, x: Tensor) -> None:
         fail(owner, "p", f"broadcastable to the input's shape {tuple(x.shape)}", tuple(p.shape))
 
 
-def check_common(owner: str, c: float, p: float | None = None) -> None:
+def check_common(owner: str, c: float) -> None:
     check_finite(owner, "c", c)
     check_bound(owner, "c", c, ">", 0)
-    if p is not None:
-        check_finite(owner, "p", p)
 
 
 def apply_noisy(
@@ -577,7 +506,7 @@ def apply_noisy(
     grad = torch.is_grad_enabled() and (x.requires_grad or pt.requires_grad)
     # Training saves the slopes; eval saves x and recomputes them (deterministic, double-differentiable).
     slopes = (2 if pt.requires_grad else 1) if training and grad else 0
-    if key is not None and _native_applies(x, pt, ct, key, unit):
+    if key is not None and _native_applies(x, pt, ct, key, unit, mode):
         return _noisy_forward_op(x, pt, ct, key, float(alpha), unit, mode, half_normal, slopes)[0]
     if not grad:
         return _forward(x, pt, ct, key, float(alpha), unit, mode, half_normal, 0)[0]
@@ -591,34 +520,74 @@ def check_channels(owner: str, num_parameters: int, x: Tensor) -> None:
         fail(owner, "input", f"of shape (N, {num_parameters}, *) for num_parameters={num_parameters}", got)
 
 
+#: the ``p_init`` that draws ``p`` uniformly in [-1, 1], as the official code initialises its learned ``p``
+P_INIT_UNIFORM = "uniform"
+
+
+def check_p_init(owner: str, p_init: float | str) -> None:
+    """``p_init`` is a finite number or ``"uniform"``."""
+    if isinstance(p_init, str):
+        if p_init != P_INIT_UNIFORM:
+            fail(owner, "p_init", f"a finite number or {P_INIT_UNIFORM!r}", p_init)
+        return
+    check_finite(owner, "p_init", p_init)
+
+
 class NoisyActivation(nn.Module):
     """Base of the noisy modules: validation, the learnable ``p`` and the ``noise_scale`` buffer.
 
     ``noise_scale`` multiplies ``c``; annealing schedules (`actlab.noisy.annealing`) set it on every
     module that has one. It is a buffer, so it is saved with the model and changing it does not
     recompile a `torch.compile`-d model.
+
+    ``p_init`` is the initial ``p``: a number (every element), or ``"uniform"`` for U(-1, 1) per
+    element (the official code's initialisation; then `reset_parameters` draws again from the
+    global generator). ``p_init=None``: the unit has no ``p`` (``self.p`` is ``None``).
+    ``half_normal=None``: the unit has no half-normal option.
     """
 
     c: float
     noise_scale: Tensor  # a buffer
 
     def __init__(
-        self, *, c: float, p: float, half_normal: bool, num_parameters: int, learn_p: bool, device=None, dtype=None
+        self,
+        *,
+        c: float,
+        p_init: float | str | None,
+        half_normal: bool | None,
+        num_parameters: int = 1,
+        learn_p: bool = False,
+        device=None,
+        dtype=None,
     ) -> None:
         super().__init__()
         owner = type(self).__name__
-        check_common(owner, c, p)
-        check_type(owner, "half_normal", half_normal, bool)
-        check_int(owner, "num_parameters", num_parameters, ">=", 1)
-        check_type(owner, "learn_p", learn_p, bool)
-        self.c, self.p_init, self.half_normal, self.num_parameters = float(c), float(p), half_normal, num_parameters
-        self.p = nn.Parameter(torch.empty(num_parameters, device=device, dtype=dtype), requires_grad=learn_p)
+        check_common(owner, c)
+        if half_normal is not None:
+            check_type(owner, "half_normal", half_normal, bool)
+        self.c, self.half_normal = float(c), half_normal
+        self.p_init: float | str | None = None
+        if p_init is None:
+            self.num_parameters = 1
+            self.register_parameter("p", None)
+        else:
+            check_p_init(owner, p_init)
+            check_int(owner, "num_parameters", num_parameters, ">=", 1)
+            check_type(owner, "learn_p", learn_p, bool)
+            self.p_init = p_init if isinstance(p_init, str) else float(p_init)
+            self.num_parameters = num_parameters
+            self.p = nn.Parameter(torch.empty(num_parameters, device=device, dtype=dtype), requires_grad=learn_p)
         self.register_buffer("noise_scale", torch.ones((), device=device, dtype=dtype))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
+        if self.p is None:
+            return
         with torch.no_grad():
-            self.p.fill_(self.p_init)
+            if isinstance(self.p_init, str):  # P_INIT_UNIFORM, the only string check_p_init accepts
+                self.p.uniform_(-1.0, 1.0)
+            elif self.p_init is not None:
+                self.p.fill_(self.p_init)
 
     def set_noise_scale(self, value: float) -> None:
         """Set the multiplier of ``c`` (0 turns the noise off; the eval expectation scales too)."""
@@ -632,7 +601,13 @@ class NoisyActivation(nn.Module):
         return self.noise_scale * self.c
 
     def extra_repr(self) -> str:
-        return (
-            f"c={self.c}, p={self.p_init}, half_normal={self.half_normal}, "
-            f"num_parameters={self.num_parameters}, learn_p={self.p.requires_grad}"
-        )
+        parts = [f"c={self.c}"]
+        if self.p is not None:
+            parts += [
+                f"p_init={self.p_init!r}",
+                f"num_parameters={self.num_parameters}",
+                f"learn_p={self.p.requires_grad}",
+            ]
+        if self.half_normal is not None:
+            parts.append(f"half_normal={self.half_normal}")
+        return ", ".join(parts)

@@ -1,7 +1,13 @@
-r"""Noisy units with the noise added to their *input* (NANI; Gulcehre et al., 2016).
+r"""actlab's own input-noise units: ``h(x - sgn(x) sigma(x) xi)`` with the output-noise ``sigma`` (Gulcehre et al., 2016).
 
-Shares the units, :math:`\sigma(x)`, the kernels and the module base with the output-noise
-units (`actlab.noisy.core`).
+Not the official code's input-noise units (NANI with a constant or learned scale, and NANIS,
+noise only past the saturation threshold: `actlab.noisy.nani`). These put the paper's
+output-noise scale :math:`\sigma(x) = c\,(\mathrm{sigmoid}(p\,\Delta) - \tfrac12)^2` on the input:
+zero noise where ``h`` is linear and at most ``c/4``, so at the default ``c`` a saturated input
+is seldom moved back; they need an annealed, large ``c``. Kept under their names (with this
+note) because they are the input-noise form that has soft-unit versions (tanh, sigmoid gates)
+and a C kernel, and because experiments and benchmarks recorded with them stay comparable.
+Shares the units, the kernels and the module base with the output-noise units (`actlab.noisy.core`).
 """
 
 from __future__ import annotations
@@ -60,7 +66,7 @@ def noisy_input_hard_tanh(
     half_normal: bool = False,
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    r"""Noisy hard-tanh with noise added to its input (NANI), ``h = clip(x, -1, 1)``.
+    r"""Noisy hard-tanh with input noise scaled by the NAN sigma (actlab variant), ``h = clip(x, -1, 1)``.
 
     .. math::
         \phi(x, \xi) = h\bigl(x - \mathrm{sgn}(x)\,\sigma(x)\,\xi\bigr), \qquad
@@ -72,8 +78,12 @@ def noisy_input_hard_tanh(
     noise), as the paper prescribes; note that this is :math:`h(x + \sigma E\xi)`, not
     :math:`E[h(x + \sigma\xi)]`.
 
-    The paper's :math:`\sigma` is used; the official code's input-noise units use a different
-    scale (``c * softplus(p |Delta| / |xi|)``), not reproduced.
+    **actlab's own variant, not the paper's official NANI units** (those are
+    `actlab.noisy.nani`: ``nani_*``, ``nani_learned_*``, ``nanis_*``). The paper writes input
+    noise as :math:`h(x + \sigma(x)\xi)`; this unit takes the output-noise :math:`\sigma`, which
+    is 0 where ``h`` is linear and below ``c/4``, so at the default ``c`` it rarely moves a
+    saturated input back (it needs an annealed, large ``c``). Kept because it is the one
+    input-noise form with a soft-unit version and a C kernel.
 
     Args:
         x: input of any shape (at most 2**31 - 1 elements in training).
@@ -87,7 +97,7 @@ def noisy_input_hard_tanh(
         ValueError: ``c <= 0`` or a non-finite ``c`` or ``p``; ``p`` not broadcastable to ``x``.
         TypeError: a non-bool ``training`` or ``half_normal``.
 
-    Paper: Gulcehre et al., "Noisy Activation Functions", ICML 2016, arXiv:1603.00391 (NANI).
+    Paper: Gulcehre et al., "Noisy Activation Functions", ICML 2016, arXiv:1603.00391 (input noise, actlab variant).
 
     Examples:
         >>> noisy_input_hard_tanh(torch.tensor([-3.0, 0.5, 3.0]), training=False)
@@ -106,7 +116,7 @@ def noisy_input_hard_sigmoid(
     half_normal: bool = False,
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    r"""Noisy hard-sigmoid with noise added to its input (NANI), ``h = clip(x/4 + 1/2, 0, 1)``.
+    r"""Noisy hard-sigmoid, input noise scaled by the NAN sigma (actlab variant), ``h = clip(x/4 + 1/2, 0, 1)``.
 
     .. math::
         \phi(x, \xi) = h\bigl(x - \mathrm{sgn}(x)\,\sigma(x)\,\xi\bigr), \qquad
@@ -118,8 +128,12 @@ def noisy_input_hard_sigmoid(
     noise), as the paper prescribes; note that this is :math:`h(x + \sigma E\xi)`, not
     :math:`E[h(x + \sigma\xi)]`.
 
-    The paper's :math:`\sigma` is used; the official code's input-noise units use a different
-    scale (``c * softplus(p |Delta| / |xi|)``), not reproduced.
+    **actlab's own variant, not the paper's official NANI units** (those are
+    `actlab.noisy.nani`: ``nani_*``, ``nani_learned_*``, ``nanis_*``). The paper writes input
+    noise as :math:`h(x + \sigma(x)\xi)`; this unit takes the output-noise :math:`\sigma`, which
+    is 0 where ``h`` is linear and below ``c/4``, so at the default ``c`` it rarely moves a
+    saturated input back (it needs an annealed, large ``c``). Kept because it is the one
+    input-noise form with a soft-unit version and a C kernel.
 
     Args:
         x: input of any shape (at most 2**31 - 1 elements in training).
@@ -133,7 +147,7 @@ def noisy_input_hard_sigmoid(
         ValueError: ``c <= 0`` or a non-finite ``c`` or ``p``; ``p`` not broadcastable to ``x``.
         TypeError: a non-bool ``training`` or ``half_normal``.
 
-    Paper: Gulcehre et al., "Noisy Activation Functions", ICML 2016, arXiv:1603.00391 (NANI).
+    Paper: Gulcehre et al., "Noisy Activation Functions", ICML 2016, arXiv:1603.00391 (input noise, actlab variant).
 
     Examples:
         >>> noisy_input_hard_sigmoid(torch.tensor([-4.0, 1.0, 4.0]), training=False)
@@ -152,7 +166,7 @@ def noisy_input_tanh(
     half_normal: bool = False,
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    r"""Noisy tanh with noise added to its input (NANI), ``h = tanh``, ``u = x``.
+    r"""Noisy tanh with input noise scaled by the NAN sigma (actlab variant), ``h = tanh``, ``u = x``.
 
     .. math::
         \phi(x, \xi) = h\bigl(x - \mathrm{sgn}(x)\,\sigma(x)\,\xi\bigr), \qquad
@@ -165,8 +179,12 @@ def noisy_input_tanh(
     noise), as the paper prescribes; note that this is :math:`h(x + \sigma E\xi)`, not
     :math:`E[h(x + \sigma\xi)]`.
 
-    The paper's :math:`\sigma` is used; the official code's input-noise units use a different
-    scale (``c * softplus(p |Delta| / |xi|)``), not reproduced.
+    **actlab's own variant, not the paper's official NANI units** (those are
+    `actlab.noisy.nani`: ``nani_*``, ``nani_learned_*``, ``nanis_*``). The paper writes input
+    noise as :math:`h(x + \sigma(x)\xi)`; this unit takes the output-noise :math:`\sigma`, which
+    is 0 where ``h`` is linear and below ``c/4``, so at the default ``c`` it rarely moves a
+    saturated input back (it needs an annealed, large ``c``). Kept because it is the one
+    input-noise form with a soft-unit version and a C kernel.
 
     Args:
         x: input of any shape (at most 2**31 - 1 elements in training).
@@ -180,7 +198,7 @@ def noisy_input_tanh(
         ValueError: ``c <= 0`` or a non-finite ``c`` or ``p``; ``p`` not broadcastable to ``x``.
         TypeError: a non-bool ``training`` or ``half_normal``.
 
-    Paper: Gulcehre et al., "Noisy Activation Functions", ICML 2016, arXiv:1603.00391 (NANI).
+    Paper: Gulcehre et al., "Noisy Activation Functions", ICML 2016, arXiv:1603.00391 (input noise, actlab variant).
 
     Examples:
         >>> noisy_input_tanh(torch.tensor([-3.0, 0.0, 3.0]), training=False)
@@ -199,7 +217,7 @@ def noisy_input_sigmoid(
     half_normal: bool = False,
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    r"""Noisy sigmoid with noise added to its input (NANI), ``h = sigmoid``, ``u = x/4 + 1/2``.
+    r"""Noisy sigmoid with input noise scaled by the NAN sigma (actlab variant), ``h = sigmoid``.
 
     .. math::
         \phi(x, \xi) = h\bigl(x - \mathrm{sgn}(x)\,\sigma(x)\,\xi\bigr), \qquad
@@ -212,8 +230,12 @@ def noisy_input_sigmoid(
     noise), as the paper prescribes; note that this is :math:`h(x + \sigma E\xi)`, not
     :math:`E[h(x + \sigma\xi)]`.
 
-    The paper's :math:`\sigma` is used; the official code's input-noise units use a different
-    scale (``c * softplus(p |Delta| / |xi|)``), not reproduced.
+    **actlab's own variant, not the paper's official NANI units** (those are
+    `actlab.noisy.nani`: ``nani_*``, ``nani_learned_*``, ``nanis_*``). The paper writes input
+    noise as :math:`h(x + \sigma(x)\xi)`; this unit takes the output-noise :math:`\sigma`, which
+    is 0 where ``h`` is linear and below ``c/4``, so at the default ``c`` it rarely moves a
+    saturated input back (it needs an annealed, large ``c``). Kept because it is the one
+    input-noise form with a soft-unit version and a C kernel.
 
     Args:
         x: input of any shape (at most 2**31 - 1 elements in training).
@@ -227,7 +249,7 @@ def noisy_input_sigmoid(
         ValueError: ``c <= 0`` or a non-finite ``c`` or ``p``; ``p`` not broadcastable to ``x``.
         TypeError: a non-bool ``training`` or ``half_normal``.
 
-    Paper: Gulcehre et al., "Noisy Activation Functions", ICML 2016, arXiv:1603.00391 (NANI).
+    Paper: Gulcehre et al., "Noisy Activation Functions", ICML 2016, arXiv:1603.00391 (input noise, actlab variant).
 
     Examples:
         >>> noisy_input_sigmoid(torch.tensor([-4.0, 0.0, 4.0]), training=False)
@@ -242,7 +264,7 @@ class _NANIModule(NoisyActivation):
     def __init__(
         self,
         c: float = 0.25,
-        p: float = 1.0,
+        p_init: float | str = 1.0,
         half_normal: bool = False,
         num_parameters: int = 1,
         learn_p: bool = True,
@@ -252,7 +274,7 @@ class _NANIModule(NoisyActivation):
     ) -> None:
         super().__init__(
             c=c,
-            p=p,
+            p_init=p_init,
             half_normal=half_normal,
             num_parameters=num_parameters,
             learn_p=learn_p,
@@ -263,18 +285,26 @@ class _NANIModule(NoisyActivation):
     def forward(self, x: Tensor, /) -> Tensor:
         check_channels(type(self).__name__, self.num_parameters, x)
         return self._function(
-            x, training=self.training, c=self._effective_c(), p=channel_view(self.p, x), half_normal=self.half_normal
+            x,
+            training=self.training,
+            c=self._effective_c(),
+            p=channel_view(self.p, x),
+            half_normal=bool(self.half_normal),
         )
 
 
 class NoisyInputHardTanh(_NANIModule):
-    """Hard-tanh of an input perturbed in its saturated part (NANI).
+    r"""Hard-tanh of an input perturbed in its saturated part (actlab's input-noise variant).
 
     See :func:`actlab.functional.noisy_input_hard_tanh` for the math. Noise only in training mode.
 
     Args:
         c: noise scale, > 0 (multiplied by the ``noise_scale`` buffer). Default: 0.25.
-        p: initial slope of the noise sigmoid. Default: 1.
+        p_init: initial slope ``p`` of the noise sigmoid: a number, or ``"uniform"`` for U(-1, 1)
+            per element (the official code's initialisation). Default: 1, not the official
+            U(-1, 1): a constant keeps `reset_parameters` idempotent and the noise level
+            independent of the seed, and U(-1, 1) starts ``p`` near 0, where
+            :math:`\sigma \propto p^2` is almost no noise.
         half_normal: half-normal noise toward the linear region. Default: ``False``.
         num_parameters: 1 for one shared ``p`` or the number of channels (dim 1). Default: 1.
         learn_p: whether ``p`` is trained. Default: ``True``.
@@ -293,13 +323,17 @@ class NoisyInputHardTanh(_NANIModule):
 
 
 class NoisyInputHardSigmoid(_NANIModule):
-    """Hard-sigmoid x/4+1/2 of an input perturbed in its saturated part (NANI).
+    r"""Hard-sigmoid x/4+1/2 of an input perturbed in its saturated part (actlab's input-noise variant).
 
     See :func:`actlab.functional.noisy_input_hard_sigmoid` for the math. Noise only in training mode.
 
     Args:
         c: noise scale, > 0 (multiplied by the ``noise_scale`` buffer). Default: 0.25.
-        p: initial slope of the noise sigmoid. Default: 1.
+        p_init: initial slope ``p`` of the noise sigmoid: a number, or ``"uniform"`` for U(-1, 1)
+            per element (the official code's initialisation). Default: 1, not the official
+            U(-1, 1): a constant keeps `reset_parameters` idempotent and the noise level
+            independent of the seed, and U(-1, 1) starts ``p`` near 0, where
+            :math:`\sigma \propto p^2` is almost no noise.
         half_normal: half-normal noise toward the linear region. Default: ``False``.
         num_parameters: 1 for one shared ``p`` or the number of channels (dim 1). Default: 1.
         learn_p: whether ``p`` is trained. Default: ``True``.
@@ -318,13 +352,17 @@ class NoisyInputHardSigmoid(_NANIModule):
 
 
 class NoisyInputTanh(_NANIModule):
-    """Tanh of an input perturbed as it saturates (NANI).
+    r"""Tanh of an input perturbed as it saturates (actlab's input-noise variant).
 
     See :func:`actlab.functional.noisy_input_tanh` for the math. Noise only in training mode.
 
     Args:
         c: noise scale, > 0 (multiplied by the ``noise_scale`` buffer). Default: 0.25.
-        p: initial slope of the noise sigmoid. Default: 1.
+        p_init: initial slope ``p`` of the noise sigmoid: a number, or ``"uniform"`` for U(-1, 1)
+            per element (the official code's initialisation). Default: 1, not the official
+            U(-1, 1): a constant keeps `reset_parameters` idempotent and the noise level
+            independent of the seed, and U(-1, 1) starts ``p`` near 0, where
+            :math:`\sigma \propto p^2` is almost no noise.
         half_normal: half-normal noise toward the linear region. Default: ``False``.
         num_parameters: 1 for one shared ``p`` or the number of channels (dim 1). Default: 1.
         learn_p: whether ``p`` is trained. Default: ``True``.
@@ -343,13 +381,17 @@ class NoisyInputTanh(_NANIModule):
 
 
 class NoisyInputSigmoid(_NANIModule):
-    """Sigmoid of an input perturbed as it saturates (NANI).
+    r"""Sigmoid of an input perturbed as it saturates (actlab's input-noise variant).
 
     See :func:`actlab.functional.noisy_input_sigmoid` for the math. Noise only in training mode.
 
     Args:
         c: noise scale, > 0 (multiplied by the ``noise_scale`` buffer). Default: 0.25.
-        p: initial slope of the noise sigmoid. Default: 1.
+        p_init: initial slope ``p`` of the noise sigmoid: a number, or ``"uniform"`` for U(-1, 1)
+            per element (the official code's initialisation). Default: 1, not the official
+            U(-1, 1): a constant keeps `reset_parameters` idempotent and the noise level
+            independent of the seed, and U(-1, 1) starts ``p`` near 0, where
+            :math:`\sigma \propto p^2` is almost no noise.
         half_normal: half-normal noise toward the linear region. Default: ``False``.
         num_parameters: 1 for one shared ``p`` or the number of channels (dim 1). Default: 1.
         learn_p: whether ``p`` is trained. Default: ``True``.
@@ -373,22 +415,28 @@ for _name, _cls, _fn, _sat, _desc in (
         NoisyInputHardTanh,
         noisy_input_hard_tanh,
         saturated_tanh,
-        "hard-tanh of an input perturbed in its saturated part (NANI)",
+        "hard-tanh of an input perturbed in its saturated part (actlab variant of input noise)",
     ),
     (
         "noisy_input_hard_sigmoid",
         NoisyInputHardSigmoid,
         noisy_input_hard_sigmoid,
         saturated_sigmoid,
-        "hard-sigmoid x/4+1/2 of an input perturbed in its saturated part (NANI)",
+        "hard-sigmoid x/4+1/2 of an input perturbed in its saturated part (actlab variant of input noise)",
     ),
-    ("noisy_input_tanh", NoisyInputTanh, noisy_input_tanh, None, "tanh of an input perturbed as it saturates (NANI)"),
+    (
+        "noisy_input_tanh",
+        NoisyInputTanh,
+        noisy_input_tanh,
+        None,
+        "tanh of an input perturbed as it saturates (actlab variant)",
+    ),
     (
         "noisy_input_sigmoid",
         NoisyInputSigmoid,
         noisy_input_sigmoid,
         None,
-        "sigmoid of an input perturbed as it saturates (NANI)",
+        "sigmoid of an input perturbed as it saturates (actlab variant of input noise)",
     ),
 ):
     register(

@@ -59,7 +59,7 @@ def noisy_hard_tanh(
         alpha: mix of ``h`` and ``u``; ``> 1`` leaks past ``h`` with slope ``(1 - alpha) u'``. Default: 1.15.
         c: noise scale, > 0 (a float, or a 0-d tensor such as ``c * noise_scale``; not differentiated). Default: 0.5.
         p: slope of the noise sigmoid; a float or a tensor broadcastable to ``x`` (learnable). Default: 1.
-        half_normal: use :math:`|\xi|` (NANIS). Default: ``False``.
+        half_normal: use :math:`|\xi|` (NAN with half-normal noise). Default: ``False``.
         generator: source of the noise key; default the global generator.
 
     Raises:
@@ -117,7 +117,9 @@ def noisy_hard_sigmoid(
         alpha: mix of ``h`` and ``u``; ``> 1`` leaks past ``h`` with slope ``(1 - alpha) u'``. Default: 1.1.
         c: noise scale, > 0 (a float, or a 0-d tensor such as ``c * noise_scale``; not differentiated). Default: 0.15.
         p: slope of the noise sigmoid; a float or a tensor broadcastable to ``x`` (learnable). Default: 1.
-        half_normal: use :math:`|\xi|` (NANIS). Default: ``False``.
+        half_normal: use :math:`|\xi|` (NAN with half-normal noise). Default: ``False``,
+            where the official ``NSigmoidP`` defaults to half-normal noise: Gaussian noise is the
+            paper's equation as written, and all four NAN units then share one default.
         generator: source of the noise key; default the global generator.
 
     Raises:
@@ -175,7 +177,7 @@ def noisy_tanh(
         alpha: mix of ``h`` and ``u``; ``> 1`` leaks past ``h`` with slope ``(1 - alpha) u'``. Default: 1.15.
         c: noise scale, > 0 (a float, or a 0-d tensor such as ``c * noise_scale``; not differentiated). Default: 0.5.
         p: slope of the noise sigmoid; a float or a tensor broadcastable to ``x`` (learnable). Default: 1.
-        half_normal: use :math:`|\xi|` (NANIS). Default: ``False``.
+        half_normal: use :math:`|\xi|` (NAN with half-normal noise). Default: ``False``.
         generator: source of the noise key; default the global generator.
 
     Raises:
@@ -233,7 +235,7 @@ def noisy_sigmoid(
         alpha: mix of ``h`` and ``u``; ``> 1`` leaks past ``h`` with slope ``(1 - alpha) u'``. Default: 1.1.
         c: noise scale, > 0 (a float, or a 0-d tensor such as ``c * noise_scale``; not differentiated). Default: 0.15.
         p: slope of the noise sigmoid; a float or a tensor broadcastable to ``x`` (learnable). Default: 1.
-        half_normal: use :math:`|\xi|` (NANIS). Default: ``False``.
+        half_normal: use :math:`|\xi|` (NAN with half-normal noise). Default: ``False``.
         generator: source of the noise key; default the global generator.
 
     Raises:
@@ -267,7 +269,7 @@ class _NANModule(NoisyActivation):
         self,
         alpha: float,
         c: float,
-        p: float,
+        p_init: float | str,
         half_normal: bool,
         num_parameters: int,
         learn_p: bool,
@@ -277,7 +279,7 @@ class _NANModule(NoisyActivation):
         check_finite(type(self).__name__, "alpha", alpha)
         super().__init__(
             c=c,
-            p=p,
+            p_init=p_init,
             half_normal=half_normal,
             num_parameters=num_parameters,
             learn_p=learn_p,
@@ -294,7 +296,7 @@ class _NANModule(NoisyActivation):
             alpha=self.alpha,
             c=self._effective_c(),
             p=channel_view(self.p, x),
-            half_normal=self.half_normal,
+            half_normal=bool(self.half_normal),
         )
 
     def extra_repr(self) -> str:
@@ -302,15 +304,19 @@ class _NANModule(NoisyActivation):
 
 
 class NoisyHardTanh(_NANModule):
-    """Hard-tanh + output noise in its saturated part (NAN; half_normal=True: NANIS).
+    r"""Hard-tanh + output noise in its saturated part (NAN; half_normal=True: half-normal noise).
 
     See :func:`actlab.functional.noisy_hard_tanh` for the math. Noise only in training mode.
 
     Args:
         alpha: mix of ``h`` and its linearisation ``u``. Default: 1.15.
         c: noise scale, > 0 (multiplied by the ``noise_scale`` buffer). Default: 0.5.
-        p: initial slope of the noise sigmoid. Default: 1.
-        half_normal: half-normal noise pointed by ``d(x)`` (NANIS). Default: ``False``.
+        p_init: initial slope ``p`` of the noise sigmoid: a number, or ``"uniform"`` for U(-1, 1)
+            per element (the official code's initialisation). Default: 1, not the official
+            U(-1, 1): a constant keeps `reset_parameters` idempotent and the noise level
+            independent of the seed, and U(-1, 1) starts ``p`` near 0, where
+            :math:`\sigma \propto p^2` is almost no noise.
+        half_normal: half-normal noise pointed by ``d(x)``. Default: ``False``.
         num_parameters: 1 for one shared ``p`` or the number of channels (dim 1). Default: 1.
         learn_p: whether ``p`` is trained (the paper learns it per unit). Default: ``True``.
         device, dtype: factory arguments for ``p`` and ``noise_scale``.
@@ -335,7 +341,7 @@ class NoisyHardTanh(_NANModule):
         self,
         alpha: float = 1.15,
         c: float = 0.5,
-        p: float = 1.0,
+        p_init: float | str = 1.0,
         half_normal: bool = False,
         num_parameters: int = 1,
         learn_p: bool = True,
@@ -343,19 +349,24 @@ class NoisyHardTanh(_NANModule):
         device=None,
         dtype=None,
     ) -> None:
-        super().__init__(alpha, c, p, half_normal, num_parameters, learn_p, device, dtype)
+        super().__init__(alpha, c, p_init, half_normal, num_parameters, learn_p, device, dtype)
 
 
 class NoisyHardSigmoid(_NANModule):
-    """Hard-sigmoid x/4+1/2 + output noise in its saturated part (NAN; half_normal=True: NANIS).
+    r"""Hard-sigmoid x/4+1/2 + output noise in its saturated part (NAN; half_normal=True: half-normal noise).
 
     See :func:`actlab.functional.noisy_hard_sigmoid` for the math. Noise only in training mode.
 
     Args:
         alpha: mix of ``h`` and its linearisation ``u``. Default: 1.1.
         c: noise scale, > 0 (multiplied by the ``noise_scale`` buffer). Default: 0.15.
-        p: initial slope of the noise sigmoid. Default: 1.
-        half_normal: half-normal noise pointed by ``d(x)`` (NANIS). Default: ``False``.
+        p_init: initial slope ``p`` of the noise sigmoid: a number, or ``"uniform"`` for U(-1, 1)
+            per element (the official code's initialisation). Default: 1, not the official
+            U(-1, 1): a constant keeps `reset_parameters` idempotent and the noise level
+            independent of the seed, and U(-1, 1) starts ``p`` near 0, where
+            :math:`\sigma \propto p^2` is almost no noise.
+        half_normal: half-normal noise pointed by ``d(x)``. Default: ``False`` (the official
+            ``NSigmoidP`` defaults to half-normal; see `noisy_hard_sigmoid`).
         num_parameters: 1 for one shared ``p`` or the number of channels (dim 1). Default: 1.
         learn_p: whether ``p`` is trained (the paper learns it per unit). Default: ``True``.
         device, dtype: factory arguments for ``p`` and ``noise_scale``.
@@ -380,7 +391,7 @@ class NoisyHardSigmoid(_NANModule):
         self,
         alpha: float = 1.1,
         c: float = 0.15,
-        p: float = 1.0,
+        p_init: float | str = 1.0,
         half_normal: bool = False,
         num_parameters: int = 1,
         learn_p: bool = True,
@@ -388,19 +399,23 @@ class NoisyHardSigmoid(_NANModule):
         device=None,
         dtype=None,
     ) -> None:
-        super().__init__(alpha, c, p, half_normal, num_parameters, learn_p, device, dtype)
+        super().__init__(alpha, c, p_init, half_normal, num_parameters, learn_p, device, dtype)
 
 
 class NoisyTanh(_NANModule):
-    """Tanh + output noise growing with its distance from the linearisation x (NAN).
+    r"""Tanh + output noise growing with its distance from the linearisation x (NAN).
 
     See :func:`actlab.functional.noisy_tanh` for the math. Noise only in training mode.
 
     Args:
         alpha: mix of ``h`` and its linearisation ``u``. Default: 1.15.
         c: noise scale, > 0 (multiplied by the ``noise_scale`` buffer). Default: 0.5.
-        p: initial slope of the noise sigmoid. Default: 1.
-        half_normal: half-normal noise pointed by ``d(x)`` (NANIS). Default: ``False``.
+        p_init: initial slope ``p`` of the noise sigmoid: a number, or ``"uniform"`` for U(-1, 1)
+            per element (the official code's initialisation). Default: 1, not the official
+            U(-1, 1): a constant keeps `reset_parameters` idempotent and the noise level
+            independent of the seed, and U(-1, 1) starts ``p`` near 0, where
+            :math:`\sigma \propto p^2` is almost no noise.
+        half_normal: half-normal noise pointed by ``d(x)``. Default: ``False``.
         num_parameters: 1 for one shared ``p`` or the number of channels (dim 1). Default: 1.
         learn_p: whether ``p`` is trained (the paper learns it per unit). Default: ``True``.
         device, dtype: factory arguments for ``p`` and ``noise_scale``.
@@ -425,7 +440,7 @@ class NoisyTanh(_NANModule):
         self,
         alpha: float = 1.15,
         c: float = 0.5,
-        p: float = 1.0,
+        p_init: float | str = 1.0,
         half_normal: bool = False,
         num_parameters: int = 1,
         learn_p: bool = True,
@@ -433,19 +448,23 @@ class NoisyTanh(_NANModule):
         device=None,
         dtype=None,
     ) -> None:
-        super().__init__(alpha, c, p, half_normal, num_parameters, learn_p, device, dtype)
+        super().__init__(alpha, c, p_init, half_normal, num_parameters, learn_p, device, dtype)
 
 
 class NoisySigmoid(_NANModule):
-    """Sigmoid + output noise growing with its distance from x/4+1/2 (NAN).
+    r"""Sigmoid + output noise growing with its distance from x/4+1/2 (NAN).
 
     See :func:`actlab.functional.noisy_sigmoid` for the math. Noise only in training mode.
 
     Args:
         alpha: mix of ``h`` and its linearisation ``u``. Default: 1.1.
         c: noise scale, > 0 (multiplied by the ``noise_scale`` buffer). Default: 0.15.
-        p: initial slope of the noise sigmoid. Default: 1.
-        half_normal: half-normal noise pointed by ``d(x)`` (NANIS). Default: ``False``.
+        p_init: initial slope ``p`` of the noise sigmoid: a number, or ``"uniform"`` for U(-1, 1)
+            per element (the official code's initialisation). Default: 1, not the official
+            U(-1, 1): a constant keeps `reset_parameters` idempotent and the noise level
+            independent of the seed, and U(-1, 1) starts ``p`` near 0, where
+            :math:`\sigma \propto p^2` is almost no noise.
+        half_normal: half-normal noise pointed by ``d(x)``. Default: ``False``.
         num_parameters: 1 for one shared ``p`` or the number of channels (dim 1). Default: 1.
         learn_p: whether ``p`` is trained (the paper learns it per unit). Default: ``True``.
         device, dtype: factory arguments for ``p`` and ``noise_scale``.
@@ -470,7 +489,7 @@ class NoisySigmoid(_NANModule):
         self,
         alpha: float = 1.1,
         c: float = 0.15,
-        p: float = 1.0,
+        p_init: float | str = 1.0,
         half_normal: bool = False,
         num_parameters: int = 1,
         learn_p: bool = True,
@@ -478,7 +497,7 @@ class NoisySigmoid(_NANModule):
         device=None,
         dtype=None,
     ) -> None:
-        super().__init__(alpha, c, p, half_normal, num_parameters, learn_p, device, dtype)
+        super().__init__(alpha, c, p_init, half_normal, num_parameters, learn_p, device, dtype)
 
 
 def saturated_tanh(x: Tensor) -> Tensor:
@@ -495,14 +514,14 @@ for _name, _cls, _fn, _sat, _desc in (
         NoisyHardTanh,
         noisy_hard_tanh,
         saturated_tanh,
-        "hard-tanh + output noise in its saturated part (NAN; half_normal=True: NANIS)",
+        "hard-tanh + output noise in its saturated part (NAN; half_normal=True: half-normal noise)",
     ),
     (
         "noisy_hard_sigmoid",
         NoisyHardSigmoid,
         noisy_hard_sigmoid,
         saturated_sigmoid,
-        "hard-sigmoid x/4+1/2 + output noise in its saturated part (NAN; half_normal=True: NANIS)",
+        "hard-sigmoid x/4+1/2 + output noise in its saturated part (NAN; half_normal=True: half-normal noise)",
     ),
     (
         "noisy_tanh",
