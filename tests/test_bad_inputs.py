@@ -77,3 +77,43 @@ def test_an_empty_truncated_or_foreign_checkpoint_is_named(tmp_path, content):
     ckpt.write_bytes(content)
     with pytest.raises(ValueError, match=r"load_checkpoint: `path` must be a complete checkpoint .*c\.pt"):
         load_checkpoint(ckpt)
+
+
+# --- modules: hyperparameters travel with the state --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("saved", "loaded", "field"),
+    [
+        ("terelu(mu=2.0)", "terelu()", "mu"),
+        ("terelu(alpha=0.5)", "terelu()", "alpha"),
+        ("quantize(levels=4)", "quantize(levels=8)", "levels"),
+        ("quantize(ste='identity')", "quantize()", "ste"),
+        ("binary(ste='identity')", "binary()", "ste"),
+    ],
+)
+def test_a_state_saved_with_other_hyperparameters_is_refused(saved, loaded, field):
+    import actlab
+
+    state = actlab.create(saved).state_dict()
+    with pytest.raises(ValueError, match=rf"`state_dict` must be saved with this module's {field} "):
+        actlab.create(loaded).load_state_dict(state)
+    actlab.create(saved).load_state_dict(state)  # the same configuration loads
+
+
+# --- spec strings ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("terelu(mu=1, mu=2)", "keyword argument repeated: mu"),
+        ("terelu(mu=" + "9" * 400 + ")", "is an integer beyond the float range"),
+        ("quantize(range=(-1, " + "9" * 400 + "))", "is an integer beyond the float range"),
+    ],
+)
+def test_spec_strings_refuse_repeated_keywords_and_huge_integers(spec, message):
+    import actlab
+
+    with pytest.raises(ValueError, match=message):
+        actlab.create(spec)

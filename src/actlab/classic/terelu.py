@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from actlab.core.channels import channel_view
 from actlab.core.fused import fused, fused_function
+from actlab.core.hyper import SavedHyperparameters
 from actlab.core.registry import ActivationSpec, register
 from actlab.core.validation import check_bound, check_finite, check_int, check_type
 
@@ -100,7 +101,7 @@ def _terelu_saturation(x: Tensor, *, mu: float = 1.0) -> Tensor:
     return (x <= -3.0) | (x >= mu + 3.0)
 
 
-class TERELU(nn.Module):
+class TERELU(SavedHyperparameters, nn.Module):
     r"""Thresholded exponential rectified linear unit with a learnable saturation scale.
 
     See :func:`actlab.functional.terelu` for the math.
@@ -124,6 +125,8 @@ class TERELU(nn.Module):
         >>> m(torch.zeros(2, 3)).shape
         torch.Size([2, 3])
     """
+
+    _saved_hyperparameters = ("alpha", "mu")
 
     def __init__(
         self,

@@ -7,6 +7,7 @@ numbers, strings, booleans, ``None`` and tuples/lists of those. Nothing is evalu
 from __future__ import annotations
 
 import ast
+import sys
 from typing import Any
 
 __all__ = ["parse_spec"]
@@ -21,7 +22,20 @@ def _literal(node: ast.AST, text: str) -> Any:
         ) from None
     if isinstance(value, (dict, set, bytes, complex)):
         raise ValueError(f"spec {text!r}: argument {ast.unparse(node)!r} has unsupported type {type(value).__name__}")
+    _check_ints(value, node, text)
     return value
+
+
+def _check_ints(value: Any, node: ast.AST, text: str) -> None:
+    # A 400-digit integer would overflow at its first use as a float (OverflowError, far from the spec).
+    if isinstance(value, (tuple, list)):
+        for v in value:
+            _check_ints(v, node, text)
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > _FLOAT_MAX:
+        raise ValueError(f"spec {text!r}: argument {ast.unparse(node)[:40]!r}... is an integer beyond the float range")
+
+
+_FLOAT_MAX = int(sys.float_info.max)
 
 
 def parse_spec(text: str) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
@@ -48,6 +62,10 @@ def parse_spec(text: str) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
         if any(isinstance(a, ast.Starred) for a in body.args) or any(k.arg is None for k in body.keywords):
             raise ValueError(f"spec {text!r}: *args/**kwargs are not allowed")
         args = tuple(_literal(a, text) for a in body.args)
-        kwargs = {str(k.arg): _literal(k.value, text) for k in body.keywords}  # k.arg is not None: checked above
+        names = [str(k.arg) for k in body.keywords]  # k.arg is not None: checked above
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:  # Python's parser accepts f(a=1, a=2); the last would silently win
+            raise ValueError(f"spec {text!r}: keyword argument repeated: {', '.join(repeated)}")
+        kwargs = {n: _literal(k.value, text) for n, k in zip(names, body.keywords)}
         return body.func.id, args, kwargs
     raise ValueError(f"spec {text!r} is not of the form name or name(key=value, ...)")

@@ -34,6 +34,7 @@ from torch import Tensor, nn
 
 from actlab.core.channels import channel_view
 from actlab.core.fused import fused, fused_function
+from actlab.core.hyper import SavedHyperparameters
 from actlab.core.registry import ActivationSpec, register
 from actlab.core.validation import check_choice, check_finite, check_int, check_type, fail
 
@@ -173,7 +174,7 @@ _QuantizeFunction = fused_function(
 )
 
 
-class Quantize(nn.Module):
+class Quantize(SavedHyperparameters, nn.Module):
     r"""Uniform N-level quantized activation on a fixed or learnable range, with an STE backward.
 
     See :func:`actlab.functional.quantize` for the math and the STE / range gradients.
@@ -202,6 +203,8 @@ class Quantize(nn.Module):
         >>> Quantize(levels=2, ste="identity")(torch.tensor([0.4, 0.6]))
         tensor([0., 1.])
     """
+
+    _saved_hyperparameters = ("levels", "ste")
 
     def __init__(
         self,
@@ -314,7 +317,7 @@ _BinaryFunction = fused_function(
 )
 
 
-class Binary(nn.Module):
+class Binary(SavedHyperparameters, nn.Module):
     r"""Binary (sign) activation with a fixed or learnable threshold and an STE backward.
 
     See :func:`actlab.functional.binary` for the math and the threshold gradient.
@@ -337,6 +340,8 @@ class Binary(nn.Module):
         >>> Binary()(torch.tensor([-2.0, 3.0]))
         tensor([-1.,  1.], grad_fn=<_BinaryFunctionBackward>)
     """
+
+    _saved_hyperparameters = ("ste",)
 
     def __init__(
         self,
