@@ -77,7 +77,7 @@ def test_coefficient_l1_penalises_every_learnable_family(name):
     model = nn.Sequential(nn.Linear(2, 3), act)
     own = getattr(act, "penalised_parameters", None)
     params = own(False) if own is not None else list(act.parameters())
-    want = 0.5 * sum(p.abs().sum() for p in params)
+    want = 0.5 * sum((p.abs().sum() for p in params), torch.zeros(()))  # no parameters (nani_*): 0
     torch.testing.assert_close(CoefficientL1(weight=0.5)(model), want)
     assert CoefficientL1(weight=0.5)(nn.Linear(2, 2)).item() == 0.0  # no activation: nothing penalised
 
