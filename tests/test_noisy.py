@@ -23,6 +23,7 @@ from actlab.functional import (
 )
 from actlab.noisy import core as noisy_core
 from actlab.noisy.noise import draw_key, standard_normal
+from specs._base import below_fuse
 
 # name -> (function, (k, b, lo, hi), is NAN, linear-region half-width, default alpha); soft units
 # have lo = hi = None (h = tanh or sigmoid) and use the half-width only to place test inputs.
@@ -178,7 +179,7 @@ def test_output_noise_std_is_sigma_and_grows_with_delta(name):
     c, p = 2.0, 1.0
     depths = torch.tensor([hw + 0.25, hw + 0.5, hw + 1.0, hw + 2.0, hw + 4.0], dtype=torch.float64)
     x = depths.repeat(40_000, 1)
-    y = fn(torch.cat([x, -x], 1), training=True, c=c, p=p, generator=_gen(5))
+    y = below_fuse(fn, torch.cat([x, -x], 1), training=True, c=c, p=p, generator=_gen(5))
     std = y.std(0)
     u = unit[0] * depths + unit[1]
     h = _h(unit, depths)
@@ -192,8 +193,8 @@ def test_output_noise_std_is_sigma_and_grows_with_delta(name):
 @pytest.mark.parametrize("alpha", [1.15, 0.9])
 def test_half_normal_output_noise_points_as_d_of_x(alpha):
     x = torch.tensor([-4.0, -2.0, -1.5, 1.5, 2.0, 4.0], dtype=torch.float64).repeat(20_000, 1)
-    base = noisy_hard_tanh(x, training=False, alpha=alpha, c=3.0)  # Gaussian expectation: no noise term
-    noise = noisy_hard_tanh(x, training=True, alpha=alpha, c=3.0, half_normal=True, generator=_gen()) - base
+    base = below_fuse(noisy_hard_tanh, x, training=False, alpha=alpha, c=3.0)  # Gaussian expectation: no noise
+    noise = below_fuse(noisy_hard_tanh, x, training=True, alpha=alpha, c=3.0, half_normal=True, generator=_gen()) - base
     d = -torch.sign(x) * math.copysign(1.0, 1 - alpha)
     assert (noise * d >= 0).all() and (noise * d > 0).float().mean() > 0.99
     # alpha <= 1: the noise points into h's range [-1, 1] (toward the linear region's outputs);
@@ -212,8 +213,8 @@ def test_half_normal_input_noise_moves_toward_the_linear_region(name):
     x = torch.tensor([-3 * hw, -1.5 * hw, 1.5 * hw, 3 * hw], dtype=torch.float64).repeat(20_000, 1)
     h = torch.clamp(k * x + b, lo, hi)
     kw = {"c": C_TEST[name], "p": P_TEST[name]}
-    y_half = fn(x, training=True, half_normal=True, generator=_gen(), **kw)
-    y_gauss = fn(x, training=True, half_normal=False, generator=_gen(), **kw)
+    y_half = below_fuse(fn, x, training=True, half_normal=True, generator=_gen(), **kw)
+    y_gauss = below_fuse(fn, x, training=True, half_normal=False, generator=_gen(), **kw)
     # Half-normal: the input only moves toward 0, so the output only leaves the saturation level
     # inward; Gaussian noise also pushes half the draws further out (output stays at the bound).
     assert ((y_half - h) * torch.sign(x) <= 0).all()

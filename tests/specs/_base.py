@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 import actlab
+from actlab.core.fused import FUSE_MIN_NUMEL
 
 
 @dataclass(frozen=True)
@@ -99,3 +100,14 @@ class ActTestSpec:
 def input_and_parameters(x: Tensor, module: nn.Module) -> int:
     """Bytes of ``x`` and of every parameter: all that a fused Function should save."""
     return x.numel() * x.element_size() + sum(p.numel() * p.element_size() for p in module.parameters())
+
+
+def below_fuse(fn: Callable[..., Tensor], x: Tensor, /, **kwargs: Any) -> Tensor:
+    """``fn(x, **kwargs)`` computed over row chunks of ``x`` below ``FUSE_MIN_NUMEL``, concatenated.
+
+    For statistical tests of stochastic units: a shared ``generator`` in ``kwargs`` gives every
+    chunk fresh noise, so the sample is as large as one big call, but no Inductor kernel compiles
+    (seconds per configuration on a cold cache); the fused path has its own tests.
+    """
+    rows = max(1, (FUSE_MIN_NUMEL - 1) // max(1, x[0].numel()))
+    return torch.cat([fn(chunk, **kwargs) for chunk in x.split(rows)])

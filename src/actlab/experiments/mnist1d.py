@@ -49,14 +49,15 @@ def verdict(mean: float, published: float, tolerance: float = TOLERANCE) -> str:
 
 
 def run(
-    out_dir: Path, *, full: bool = False, seeds: int = 3, models: tuple[str, ...] = tuple(PUBLISHED)
+    out_dir: Path, *, full: bool = False, seeds: int = 3, models: tuple[str, ...] = tuple(PUBLISHED), jobs: int = 2
 ) -> dict[str, Any]:
-    """Train every model with its recipe for ``seeds`` seeds (``full``: at least 5); write report.md and results.json."""
+    """Train every model with its recipe for ``seeds`` seeds (``full``: at least 5), ``jobs`` cells at a time;
+    write report.md and results.json."""
     out_dir = Path(out_dir)
     seeds = max(seeds, 5) if full else seeds
     rows = []
     for model in models:
-        result = compare(task="mnist1d", acts=["relu"], out_dir=out_dir / model, seeds=seeds, model=model, jobs=2)
+        result = compare(task="mnist1d", acts=["relu"], out_dir=out_dir / model, seeds=seeds, model=model, jobs=jobs)
         accs = np.array([c["final"]["test_acc"] for c in result.cells])
         best = np.array([max(h["test_acc"] for h in c["history"]) for c in result.cells])
         mean, std = float(accs.mean()), float(accs.std(ddof=1)) if len(accs) > 1 else 0.0
