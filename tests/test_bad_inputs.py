@@ -117,3 +117,19 @@ def test_spec_strings_refuse_repeated_keywords_and_huge_integers(spec, message):
 
     with pytest.raises(ValueError, match=message):
         actlab.create(spec)
+
+
+# --- inputs: integers and booleans are refused, the same way in every family --------------------
+
+OURS = [s.name for s in __import__("actlab").core.registry.ACTIVATIONS if s.family != "torch"]
+
+
+@pytest.mark.parametrize("name", OURS)
+@pytest.mark.parametrize("x", [torch.tensor([1, -2, 3]), torch.tensor([True, False])], ids=["int64", "bool"])
+def test_integer_and_bool_inputs_are_a_type_error_naming_the_dtype(name, x):
+    import actlab
+
+    module = actlab.create(name).train()
+    with pytest.raises(TypeError, match=rf"`input` must be a floating-point tensor .*got {x.dtype}"):
+        module(x)
+    module(x.double())  # the same values as floats are fine

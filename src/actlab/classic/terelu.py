@@ -9,7 +9,7 @@ from actlab.core.channels import channel_view
 from actlab.core.fused import fused, fused_function
 from actlab.core.hyper import SavedHyperparameters
 from actlab.core.registry import ActivationSpec, register
-from actlab.core.validation import check_bound, check_finite, check_int, check_type
+from actlab.core.validation import check_bound, check_finite, check_floating, check_int, check_type
 
 __all__ = ["TERELU", "terelu"]
 
@@ -53,6 +53,7 @@ def terelu(x: Tensor, /, *, alpha: float = 1.0, mu: float = 1.0, beta: float | T
 
     Paper: V. Pandey, "Thresholded exponential rectified linear unit", arXiv:2006.02797.
     """
+    check_floating("terelu", x)
     _check_terelu("terelu", alpha, mu)
     return _TERELUFunction.apply(x, alpha, mu, beta)
 

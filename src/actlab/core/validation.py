@@ -12,11 +12,14 @@ import operator
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NoReturn, TypeVar, overload
 
+import torch
+
 __all__ = [
     "ValidationError",
     "check_bound",
     "check_choice",
     "check_finite",
+    "check_floating",
     "check_int",
     "check_interval",
     "check_shape",
@@ -107,6 +110,17 @@ def check_type(owner: str, name: str, value: Any, types: type | tuple[type, ...]
         names = " or ".join(t.__name__ for t in (types if isinstance(types, tuple) else (types,)))
         fail(owner, name, f"of type {names}", f"{type(value).__name__} {_fmt(value)}", TypeError)
     return value
+
+
+def check_floating(owner: str, x: Any) -> None:
+    """An activation's input is a floating-point tensor; integers and booleans raise `TypeError` naming the dtype.
+
+    Not promoted: an integer input is almost always a mistake upstream (labels or indices fed as
+    features), and the noisy units would otherwise round their noise away and return the
+    input's dtype (``noisy_sigmoid([1, -2, 3])`` gave ``[0, 0, 0]``).
+    """
+    if isinstance(x, torch.Tensor) and not x.is_floating_point():
+        fail(owner, "input", "a floating-point tensor (float16/bfloat16/float32/float64)", x.dtype, TypeError)
 
 
 def suggest(value: str, choices: Iterable[str]) -> str:

@@ -36,7 +36,7 @@ from torch import Tensor, nn
 
 from actlab.core import native as _native
 from actlab.core.fused import fused
-from actlab.core.validation import check_bound, check_finite, check_int, check_type, fail
+from actlab.core.validation import check_bound, check_finite, check_floating, check_int, check_type, fail
 from actlab.noisy import noise as _noise
 from actlab.noisy.noise import draw_key, standard_normal
 from actlab.noisy.parts import _HARD_LO, PARTS as _PARTS, UNITS, unit_parts
@@ -495,6 +495,7 @@ def apply_noisy(
     generator: torch.Generator | None,
 ) -> Tensor:
     """Validate the arguments of a noisy functional and run its unit (``mode`` ``"nan"`` or ``"nani"``)."""
+    check_floating(owner, x)
     check_finite(owner, "alpha", alpha)
     if not isinstance(c, Tensor):
         check_common(owner, c)

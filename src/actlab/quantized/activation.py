@@ -36,7 +36,7 @@ from actlab.core.channels import channel_view
 from actlab.core.fused import fused, fused_function
 from actlab.core.hyper import SavedHyperparameters
 from actlab.core.registry import ActivationSpec, register
-from actlab.core.validation import check_choice, check_finite, check_int, check_type, fail
+from actlab.core.validation import check_choice, check_finite, check_floating, check_int, check_type, fail
 
 __all__ = ["STES", "Binary", "Quantize", "binary", "quantize"]
 
@@ -115,6 +115,7 @@ def quantize(
     Paper: P. Yin, J. Lyu, S. Zhang, S. Osher, Y. Qi, J. Xin, "Understanding straight-through
     estimator in training activation quantized neural nets", ICLR 2019, arXiv:1903.05662.
     """
+    check_floating("quantize", x)
     _check_quantize("quantize", levels, ste)
     low, high = range
     if not isinstance(low, Tensor) and not isinstance(high, Tensor):
@@ -279,6 +280,7 @@ def binary(x: Tensor, /, *, threshold: float | Tensor = 0.0, ste: str = "clipped
     "Improving accuracy of binary neural networks using unbalanced activation distribution",
     2020, arXiv:2012.00938 (threshold shifting).
     """
+    check_floating("binary", x)
     check_type("binary", "ste", ste, str)
     check_choice("binary", "ste", ste, STES)
     if not isinstance(threshold, Tensor):

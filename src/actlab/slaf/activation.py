@@ -19,7 +19,7 @@ from actlab.core.channels import channel_view
 from actlab.core.fused import code_clone, fused, fused_function
 from actlab.core.registry import ACTIVATIONS, ActivationSpec, register
 from actlab.core.specparse import parse_spec
-from actlab.core.validation import check_choice, check_int, check_type, fail, suggest
+from actlab.core.validation import check_choice, check_floating, check_int, check_type, fail, suggest
 from actlab.slaf.basis import (
     BASES,
     FIT_POINTS,
@@ -262,6 +262,7 @@ def slaf(
     Paper: M. Goyal, R. Goyal, B. Lall, "Learning activation functions: a new paradigm for
     understanding neural networks", arXiv:1906.09529 (2019).
     """
+    check_floating("slaf", x)
     interval = _check_range("slaf", basis, range)
     _check_coefficients("slaf", coefficients)
     return _apply(x, coefficients, basis, interval, relu=False)
@@ -282,6 +283,7 @@ def slaf_relu(
         >>> slaf_relu(torch.tensor([-1.0, 2.0]), coefficients=torch.tensor([0.5, 0.0]))
         tensor([0.5000, 2.5000])
     """
+    check_floating("slaf_relu", x)
     interval = _check_range("slaf_relu", basis, range)
     _check_coefficients("slaf_relu", coefficients)
     return _apply(x, coefficients, basis, interval, relu=True)
@@ -373,6 +375,7 @@ class SLAF(nn.Module):
                 self.coefficients.copy_(torch.as_tensor(coef).expand_as(self.coefficients))
 
     def forward(self, x: Tensor, /) -> Tensor:
+        check_floating(type(self).__name__, x)
         return _apply(x, channel_view(self.coefficients, x), self.basis, self.range, self._relu)
 
     def fit_error(self, target: str | None = None, points: int = FIT_POINTS) -> FitError:
@@ -476,6 +479,7 @@ class SLAFReLU(SLAF):
     _relu = True
 
     def forward(self, x: Tensor, /) -> Tensor:
+        check_floating(type(self).__name__, x)
         return _apply(x, channel_view(self.coefficients, x), self.basis, self.range, True)
 
 

@@ -17,7 +17,15 @@ import torch
 from torch import Tensor, nn
 
 from actlab.core.registry import ActivationSpec, register
-from actlab.core.validation import check_bound, check_finite, check_int, check_interval, check_type, fail
+from actlab.core.validation import (
+    check_bound,
+    check_finite,
+    check_floating,
+    check_int,
+    check_interval,
+    check_type,
+    fail,
+)
 
 __all__ = ["SLAFBN", "slaf_bn"]
 
@@ -92,6 +100,7 @@ def slaf_bn(
         >>> slaf_bn(torch.tensor([-1.0, 2.0]), coefficients=a, bias=b, running_mean=rm, running_var=rv)
         tensor([-0.4000,  4.1000])
     """
+    check_floating("slaf_bn", x)
     owner = "slaf_bn"
     check_type(owner, "coefficients", coefficients, Tensor)
     if coefficients.dim() != 2 or coefficients.shape[1] < 1:
