@@ -5,7 +5,7 @@ units to simulated annealing: early on SGD explores across the saturated regions
 training the units approach their deterministic form. A schedule here is stepped like an LR
 scheduler (``sched.step()`` after ``optimizer.step()``) and sets the ``noise_scale`` buffer
 (the multiplier of ``c``) on every module of the model that has a ``set_noise_scale`` method
-(the noisy family, `actlab.noisy.output.NoisyActivation`). ``state_dict()`` /
+(the noisy family, `actlab.noisy.core.NoisyActivation`). ``state_dict()`` /
 ``load_state_dict()`` carry the step count, so a resumed run continues the same schedule.
 
 Examples:
