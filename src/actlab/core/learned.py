@@ -82,13 +82,14 @@ def activations_from_state_dict(state: Mapping[str, Any], spec: Any = "slaf") ->
         prefix, _, name = key.rpartition(".")
         groups.setdefault(prefix, {})[name] = value
     rebuild = getattr(type(template), "from_state_dict", None)
+    whole = dict(state)  # what a class's own from_state_dict reads, copied once
     found: dict[str, nn.Module] = {}
     for prefix, sub in groups.items():
         if set(sub) != keys:
             continue
         try:
             if rebuild is not None:
-                module = rebuild(dict(state), prefix)
+                module = rebuild(whole, prefix)
             else:
                 channels = _channels(sub)
                 module = create(spec, num_parameters=channels) if channels > 1 else create(spec)

@@ -102,15 +102,15 @@ def _mlp(act: str, depth: int, width: int, gain: float) -> nn.Sequential:
 
 
 @torch.no_grad()
-def _saturated_fraction(model: nn.Sequential, x: torch.Tensor) -> float:
-    """Fraction of hidden pre-activations with |x| >= 1 (hard-tanh's flat part), eval mode, on ``x``."""
+def _saturated_share(model: nn.Module, sites: list[nn.Module], x: torch.Tensor, flat_from: float) -> float:
+    """Fraction of the inputs of ``sites`` (pre-activations) with ``|x| >= flat_from``, eval mode, on ``x``."""
     counts = [0, 0]
 
-    def hook(_module, _inputs, out):
-        counts[0] += int((out.abs() >= 1).sum())
-        counts[1] += out.numel()
+    def hook(_module, inputs, _out):
+        counts[0] += int((inputs[0].abs() >= flat_from).sum())
+        counts[1] += inputs[0].numel()
 
-    handles = [layer.register_forward_hook(hook) for layer in list(model)[:-1] if isinstance(layer, nn.Linear)]
+    handles = [site.register_forward_hook(hook) for site in sites]
     was_training = model.training
     model.eval()
     model(x)
@@ -118,6 +118,11 @@ def _saturated_fraction(model: nn.Sequential, x: torch.Tensor) -> float:
     for h in handles:
         h.remove()
     return counts[0] / counts[1]
+
+
+def _saturated_fraction(model: nn.Sequential, x: torch.Tensor) -> float:
+    """Fraction of hidden pre-activations with |x| >= 1 (hard-tanh's flat part), eval mode, on ``x``."""
+    return _saturated_share(model, [m for m in model if not isinstance(m, nn.Linear)], x, 1.0)
 
 
 def _run_mlp(
@@ -204,24 +209,10 @@ class _LastStep(nn.Module):
         return self.head(self.lstm(x)[0][:, -1])
 
 
-@torch.no_grad()
 def _gates_saturated(model: _LastStep, x: torch.Tensor) -> float:
     """Fraction of the LSTM's gate pre-activations in hard-sigmoid's flat part (|x| >= 2), eval mode, on ``x``."""
-    counts = [0, 0]
-
-    def hook(_module, inputs, _out):
-        counts[0] += int((inputs[0].abs() >= 2).sum())
-        counts[1] += inputs[0].numel()
-
     acts = cast(nn.ModuleDict, cast(LSTM, model.lstm).acts[0])
-    handles = [acts[gate].register_forward_hook(hook) for gate in ("input", "forget", "output")]
-    was_training = model.training
-    model.eval()
-    model(x)
-    model.train(was_training)
-    for h in handles:
-        h.remove()
-    return counts[0] / counts[1]
+    return _saturated_share(model, [acts[gate] for gate in ("input", "forget", "output")], x, 2.0)
 
 
 def _run_recall(

@@ -81,6 +81,10 @@ class CellSpec:
             "actlab": CODE_VERSION,
         }
 
+    def run_identity(self) -> dict[str, Any]:
+        """`identity` without the config: what `train` records beside the config it checks itself."""
+        return {k: v for k, v in self.identity().items() if k != "config"}
+
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "config": self.config.to_dict()}
 
@@ -155,7 +159,7 @@ def train_cell(
         progress=progress,
         tensorboard_dir=cell.tensorboard,
         description=f"{cell.act} seed {cell.config.seed}",
-        identity={k: v for k, v in cell.identity().items() if k != "config"},
+        identity=cell.run_identity(),
     )
     record = {
         "cell": cell.identity(),

@@ -116,7 +116,7 @@ def _check_resumable(cell: CellSpec, out: Path) -> None:
         diffs = run_differences({"cell": saved}, {"cell": cell.identity()})
     elif ckpt.exists():
         run = load_checkpoint(ckpt).get("run") or {}
-        now = {"config": cell.config.to_dict(), "identity": {k: v for k, v in cell.identity().items() if k != "config"}}
+        now = {"config": cell.config.to_dict(), "identity": cell.run_identity()}
         diffs = run_differences({k: run.get(k) for k in now}, now)
     else:
         return
